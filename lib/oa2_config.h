@@ -1,0 +1,3 @@
+#ifndef OA2_config_H
+#define OA2_config_H
+#endif

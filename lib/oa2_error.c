@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*++
+ * NAME
+ *	oa2_error 3
+ * SUMMARY
+ *	one-line error messages
+ *--*/
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "oa2_error.h"
+
+/* oa2_error_set - record an error, forcing it onto one line */
+enum oa2_status
+oa2_error_set(struct oa2_error *err, enum oa2_status status, const char *code,
+    const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
+	if (err == NULL)
+		return status;
+	err->status = status;
+	snprintf(err->code, sizeof(err->code), "%s", code ? code : "");
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	/* One line, printable: a peer's text may be quoted in here. */
+	for (p = err->msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	return status;
+}
+
+/* oa2_error_clear - reset */
+void
+oa2_error_clear(struct oa2_error *err)
+{
+	if (err == NULL)
+		return;
+	err->status = OA2_OK;
+	err->code[0] = 0;
+	err->msg[0] = 0;
+}
+
+/* oa2_status_name - printable class name */
+const char *
+oa2_status_name(enum oa2_status status)
+{
+	switch (status) {
+	case OA2_OK:		return "ok";
+	case OA2_ERR_TEMP:	return "temporary";
+	case OA2_ERR_PERM:	return "permanent";
+	case OA2_ERR_INPUT:	return "input";
+	case OA2_ERR_AUTH:	return "refused";
+	case OA2_ERR_PROTO:	return "protocol";
+	case OA2_ERR_NOMEM:	return "memory";
+	case OA2_ERR_INTERNAL:	return "internal";
+	}
+	return "unknown";
+}

@@ -1,0 +1,3 @@
+#ifndef OA2_http_H
+#define OA2_http_H
+#endif
