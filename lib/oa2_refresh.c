@@ -1,2 +1,315 @@
 /* SPDX-License-Identifier: MIT */
+/*++
+ * NAME
+ *	oa2_refresh 3
+ * SUMMARY
+ *	get a usable access token for a token file, refreshing when due
+ * SECURITY
+ *	The request form and the reply hold the refresh token, the client
+ *	secret and the access token: they live in wiped buffers only, and no
+ *	message built here ever contains them.
+ *--*/
 #include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "oa2_http.h"
+#include "oa2_mem.h"
+#include "oa2_provider.h"
+#include "oa2_refresh.h"
+#include "oa2_tokresp.h"
+
+/* say - log through the caller's sink, if any */
+static void say(const struct oa2_refresh_opts *o, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void
+say(const struct oa2_refresh_opts *o, int level, const char *fmt, ...)
+{
+	char buf[600];
+	va_list ap;
+
+	if (o == NULL || o->log == NULL)
+		return;
+	if (o->cfg != NULL && level > o->cfg->log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	o->log(o->log_ctx, level, buf);
+}
+
+const char *
+oa2_setting(const struct oa2_token *tok, const struct oa2_config *cfg,
+    const char *name)
+{
+	json_t *v;
+
+	if (tok != NULL && tok->root != NULL &&
+	    (v = json_object_get(tok->root, name)) != NULL &&
+	    json_is_string(v) && *json_string_value(v))
+		return json_string_value(v);
+	return oa2_config_str(cfg, name);
+}
+
+long long
+oa2_refresh_margin(const struct oa2_token *tok, const struct oa2_config *cfg)
+{
+	if (tok->refresh_window >= 0)
+		return tok->refresh_window;
+	return cfg != NULL ? cfg->refresh_window : 300;
+}
+
+int
+oa2_token_fresh(const struct oa2_token *tok, long long margin, time_t now)
+{
+	return tok->access_token != NULL && *tok->access_token &&
+	    tok->expiry > (long long)now + margin;
+}
+
+/* endpoint_url - token endpoint from the file, the config or the provider preset */
+static enum oa2_status
+endpoint_url(const char *path, const struct oa2_token *tok,
+    const struct oa2_config *cfg, char *buf, size_t size,
+    struct oa2_error *err)
+{
+	const struct oa2_provider *p;
+	const char *url, *name;
+
+	if ((url = oa2_setting(tok, cfg, "token_endpoint")) != NULL) {
+		if (strlen(url) >= size)
+			return oa2_error_set(err, OA2_ERR_INPUT, "token_file",
+			    "%s: field \"token_endpoint\" is too long", path);
+		snprintf(buf, size, "%s", url);
+		return OA2_OK;
+	}
+	if ((name = oa2_setting(tok, cfg, "provider")) == NULL)
+		return oa2_error_set(err, OA2_ERR_INPUT, "token_file",
+		    "%s: no token endpoint: set \"token_endpoint\" or \"provider\" "
+		    "(%s) in the file or in %s", path, oa2_provider_names(),
+		    cfg && cfg->path[0] ? cfg->path : oa2_config_path());
+	if ((p = oa2_provider_find(name)) == NULL)
+		return oa2_error_set(err, OA2_ERR_INPUT, "token_file",
+		    "%s: field \"provider\" is \"%.32s\": use one of %s, or set "
+		    "\"token_endpoint\"", path, name, oa2_provider_names());
+	if (oa2_provider_url(p->token_url, oa2_setting(tok, cfg, "tenant"), buf,
+	    size) < 0)
+		return oa2_error_set(err, OA2_ERR_INPUT, "token_file",
+		    "%s: field \"tenant\" is not a tenant id, domain or one of "
+		    "common, organizations, consumers", path);
+	return OA2_OK;
+}
+
+/* post_refresh - one refresh_token grant; fills resp on OA2_OK */
+static enum oa2_status
+post_refresh(const char *path, const struct oa2_token *tok,
+    const struct oa2_refresh_opts *o, struct oa2_tokresp *tr,
+    long *elapsed_ms, struct oa2_error *err)
+{
+	const struct oa2_config *cfg = o->cfg;
+	const char *client_id, *secret, *scope, *auth;
+	struct oa2_http_opts hopts = {0};
+	struct oa2_http_resp resp = {0};
+	struct oa2_buf form;
+	struct timespec t0, t1;
+	char url[1024];
+	enum oa2_status st;
+	int basic;
+
+	if ((st = endpoint_url(path, tok, cfg, url, sizeof(url), err)) != OA2_OK)
+		return st;
+	if ((client_id = oa2_setting(tok, cfg, "client_id")) == NULL)
+		return oa2_error_set(err, OA2_ERR_INPUT, "token_file",
+		    "%s: no client id: set \"client_id\" in the file or in %s",
+		    path, cfg && cfg->path[0] ? cfg->path : oa2_config_path());
+	secret = oa2_setting(tok, cfg, "client_secret");
+	scope = oa2_setting(tok, cfg, "scope");
+	auth = oa2_setting(tok, cfg, "client_auth");
+	if (auth != NULL && strcmp(auth, "basic") != 0 && strcmp(auth, "post") != 0)
+		return oa2_error_set(err, OA2_ERR_INPUT, "token_file",
+		    "%s: field \"client_auth\" must be \"post\" or \"basic\"", path);
+	basic = auth != NULL && strcmp(auth, "basic") == 0 && secret != NULL;
+
+	oa2_buf_init(&form, 64 * 1024);
+	if (oa2_form_add(&form, "grant_type", "refresh_token") < 0 ||
+	    oa2_form_add(&form, "refresh_token", tok->refresh_token) < 0 ||
+	    (!basic && oa2_form_add(&form, "client_id", client_id) < 0) ||
+	    (!basic && secret != NULL &&
+	     oa2_form_add(&form, "client_secret", secret) < 0) ||
+	    (scope != NULL && oa2_form_add(&form, "scope", scope) < 0)) {
+		oa2_buf_free(&form);
+		return oa2_error_set(err, OA2_ERR_NOMEM, "nomem", "out of memory");
+	}
+	hopts.ca_file = oa2_setting(tok, cfg, "ca_bundle_file");
+	hopts.ca_dir = oa2_setting(tok, cfg, "ca_certs_dir");
+	hopts.proxy = oa2_setting(tok, cfg, "proxy");
+	hopts.connect_timeout_ms = (cfg ? cfg->connect_timeout : 10) * 1000;
+	hopts.timeout_ms = (cfg ? cfg->timeout : 30) * 1000;
+	hopts.max_body = 256 * 1024;
+	hopts.allow_http = o->allow_http;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	st = oa2_http_post_form(url, form.data, form.len,
+	    basic ? client_id : NULL, basic ? secret : NULL, &hopts, &resp, err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	*elapsed_ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	oa2_buf_free(&form);
+	if (st != OA2_OK)
+		return st;
+	st = oa2_tokresp_parse(resp.body.data, resp.body.len, resp.status, tr, err);
+	oa2_http_resp_free(&resp);
+	return st;
+}
+
+/* explain_refresh_error - add what to do to a token endpoint error */
+static void
+explain_refresh_error(const char *path, struct oa2_error *err)
+{
+	char msg[OA2_ERR_MSG_MAX];
+	const char *todo = NULL;
+
+	if (strcmp(err->code, "invalid_grant") == 0)
+		todo = "the refresh token is dead (expired, revoked, or replaced): "
+		    "re-authorize with: sasl-oauth2 authorize --force";
+	else if (strcmp(err->code, "invalid_client") == 0)
+		todo = "the provider does not accept this client_id/client_secret: "
+		    "check them";
+	else if (strcmp(err->code, "unauthorized_client") == 0)
+		todo = "the refresh token belongs to another client_id, or the "
+		    "client may not refresh: re-authorize with this client";
+	else if (strcmp(err->code, "invalid_scope") == 0)
+		todo = "the scope in the file or config is not allowed for this "
+		    "client: fix \"scope\"";
+	if (err->status == OA2_ERR_TEMP)
+		todo = "temporary: the mail is deferred and retried";
+	snprintf(msg, sizeof(msg), "%s: %s%s%s (see: sasl-oauth2 explain %s)",
+	    path, err->msg, todo ? "; " : "", todo ? todo : "", err->code);
+	memcpy(err->msg, msg, sizeof(err->msg));
+}
+
+enum oa2_status
+oa2_access_token(const char *path, const struct oa2_refresh_opts *o,
+    struct oa2_token *tok, struct oa2_refresh_info *info,
+    struct oa2_error *err)
+{
+	static const struct oa2_refresh_opts defaults;
+	struct oa2_tokresp tr = {0};
+	long long margin, seen_expiry, expires_in;
+	char *seen_at = NULL;
+	enum oa2_status st;
+	time_t now;
+	int fd = -1, lock_failed = 0;
+
+	if (o == NULL)
+		o = &defaults;
+	memset(info, 0, sizeof(*info));
+	memset(tok, 0, sizeof(*tok));
+	if ((st = oa2_token_load(tok, path, err)) != OA2_OK)
+		return st;
+	margin = oa2_refresh_margin(tok, o->cfg);
+	now = time(NULL);
+	if (!o->force && oa2_token_fresh(tok, margin, now)) {
+		info->expires_at = tok->expiry;
+		return OA2_OK;
+	}
+	seen_expiry = tok->expiry;
+	if (tok->access_token != NULL &&
+	    (seen_at = oa2_strdup(tok->access_token)) == NULL) {
+		oa2_token_free(tok);
+		return oa2_error_set(err, OA2_ERR_NOMEM, "nomem", "out of memory");
+	}
+
+	/* One refresh for all: take the lock, then look again. */
+	if ((st = oa2_token_lock(path, &fd, err)) != OA2_OK) {
+		lock_failed = 1;
+		goto fallback;
+	}
+	oa2_token_free(tok);
+	if ((st = oa2_token_load_fd(tok, fd, path, err)) != OA2_OK)
+		goto out;
+	margin = oa2_refresh_margin(tok, o->cfg);
+	now = time(NULL);
+	if (oa2_token_fresh(tok, margin, now) && (!o->force ||
+	    tok->expiry != seen_expiry || seen_at == NULL ||
+	    strcmp(seen_at, tok->access_token) != 0)) {
+		info->reused = 1;
+		info->expires_at = tok->expiry;
+		say(o, OA2_LOG_DEBUG, "%s: another process refreshed the token", path);
+		goto out;
+	}
+
+	st = post_refresh(path, tok, o, &tr, &info->elapsed_ms, err);
+	if (st != OA2_OK) {
+		explain_refresh_error(path, err);
+		goto fallback;
+	}
+	/* Write back before anything else is done with the reply. */
+	expires_in = tr.expires_in > 0 ? tr.expires_in : 3600;
+	now = time(NULL);
+	if ((st = oa2_token_update(tok, tr.access_token, (long long)now + expires_in,
+	    tr.refresh_token, err)) != OA2_OK ||
+	    (st = oa2_token_save(tok, path, err)) != OA2_OK) {
+		/* The provider may have rotated the refresh token: say so loudly. */
+		if (tr.refresh_token != NULL)
+			snprintf(err->msg + strlen(err->msg),
+			    sizeof(err->msg) - strlen(err->msg),
+			    "; the provider rotated the refresh token and the new one "
+			    "could not be stored: re-authorize if refreshes now fail");
+		goto out;
+	}
+	info->refreshed = 1;
+	info->rotated = tr.refresh_token != NULL;
+	info->expires_at = tok->expiry;
+	say(o, OA2_LOG_NOTICE, "%s: access token refreshed in %ld ms, valid for "
+	    "%lld s%s", path, info->elapsed_ms, expires_in,
+	    info->rotated ? ", refresh token rotated" : "");
+	goto out;
+
+fallback:
+	/* A passing failure must not stop mail while the old token still works. */
+	if ((st == OA2_ERR_TEMP || lock_failed) && tok->root != NULL &&
+	    oa2_token_fresh(tok, 0, time(NULL))) {
+		say(o, OA2_LOG_WARNING, "%s; using the current access token, "
+		    "valid for %lld more s", err->msg,
+		    tok->expiry - (long long)time(NULL));
+		info->stale_ok = 1;
+		info->expires_at = tok->expiry;
+		st = OA2_OK;
+	}
+out:
+	oa2_tokresp_free(&tr);
+	oa2_free_secret(&seen_at);
+	oa2_token_unlock(&fd);
+	if (st != OA2_OK)
+		oa2_token_free(tok);
+	return st;
+}
+
+enum oa2_status
+oa2_mark_stale(const char *path, const char *access_token,
+    struct oa2_error *err)
+{
+	struct oa2_token tok = {0};
+	enum oa2_status st;
+	int fd = -1;
+
+	if ((st = oa2_token_lock(path, &fd, err)) != OA2_OK)
+		return st;
+	if ((st = oa2_token_load_fd(&tok, fd, path, err)) == OA2_OK &&
+	    tok.access_token != NULL && access_token != NULL &&
+	    strcmp(tok.access_token, access_token) == 0 && tok.expiry != 0) {
+		char *at = oa2_strdup(access_token);
+
+		if (at == NULL)
+			st = oa2_error_set(err, OA2_ERR_NOMEM, "nomem", "out of memory");
+		else if ((st = oa2_token_update(&tok, at, 0, NULL, err)) == OA2_OK)
+			st = oa2_token_save(&tok, path, err);
+		oa2_free_secret(&at);
+	}
+	oa2_token_free(&tok);
+	oa2_token_unlock(&fd);
+	return st;
+}

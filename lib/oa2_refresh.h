@@ -1,3 +1,79 @@
-#ifndef OA2_refresh_H
-#define OA2_refresh_H
+/* SPDX-License-Identifier: MIT */
+/*++
+ * NAME
+ *	oa2_refresh 3h
+ * SUMMARY
+ *	get a usable access token for a token file, refreshing when due
+ * DESCRIPTION
+ *	oa2_access_token() is what the plugin and the tool's "refresh" call.
+ *	It loads the token file; when the access token is missing or
+ *	expires within the refresh window (token file's refresh_window,
+ *	else the configuration's, default 300 s), or when force is set, it
+ *	takes the file's lock, reads the file again (another process may have
+ *	refreshed it meanwhile: then that result is used and no request is
+ *	made), posts a refresh_token grant to the token endpoint, and writes
+ *	the new access token, its expiry and any rotated refresh token back
+ *	(atomically) before it does anything else with the reply.
+ *
+ *	A failed refresh never changes the file.  When a temporary failure
+ *	happens while the stored access token has not yet expired (it was
+ *	only inside the refresh window), that token is used and
+ *	info->stale_ok is set, so mail keeps flowing.
+ *
+ *	Settings come from the token file first, then the configuration,
+ *	then the provider preset ("provider": google/microsoft fills in the
+ *	token endpoint).  Missing token endpoint or client_id is an
+ *	OA2_ERR_INPUT error naming the file and the field.
+ *
+ *	oa2_mark_stale() sets the expiry of the file's access token to 0 if
+ *	the file still holds the token the server refused, so the next
+ *	attempt refreshes (under the lock; best effort).
+ *
+ *	oa2_setting() returns a string setting by that same precedence.
+ *--*/
+#ifndef OA2_REFRESH_H
+#define OA2_REFRESH_H
+
+#include <time.h>
+
+#include "oa2_config.h"
+#include "oa2_error.h"
+#include "oa2_tokfile.h"
+
+typedef void (*oa2_log_fn)(void *ctx, int level, const char *msg);
+
+struct oa2_refresh_info {
+	int refreshed;		/* we made the request */
+	int reused;		/* another process refreshed while we waited */
+	int rotated;		/* the server sent a new refresh token */
+	int stale_ok;		/* refresh failed temporarily; the old token is still valid */
+	long long expires_at;	/* expiry of the access token handed out */
+	long elapsed_ms;	/* time spent in the request */
+};
+
+struct oa2_refresh_opts {
+	const struct oa2_config *cfg;	/* may be NULL */
+	int force;			/* refresh even when the access token is fresh */
+	oa2_log_fn log;			/* may be NULL */
+	void *log_ctx;
+	int allow_http;			/* tests only: http://127.0.0.1 endpoints */
+};
+
+enum oa2_status oa2_access_token(const char *path,
+    const struct oa2_refresh_opts *opts, struct oa2_token *tok,
+    struct oa2_refresh_info *info, struct oa2_error *err);
+
+enum oa2_status oa2_mark_stale(const char *path, const char *access_token,
+    struct oa2_error *err);
+
+const char *oa2_setting(const struct oa2_token *tok,
+    const struct oa2_config *cfg, const char *name);
+
+/* oa2_token_fresh - the access token is present and valid for margin more seconds */
+int oa2_token_fresh(const struct oa2_token *tok, long long margin, time_t now);
+
+/* oa2_refresh_margin - refresh window in effect for tok */
+long long oa2_refresh_margin(const struct oa2_token *tok,
+    const struct oa2_config *cfg);
+
 #endif

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/* test-config - the global configuration file */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "oa2_config.h"
+#include "tap.h"
+
+static char dir[] = "/tmp/test-config.XXXXXX";
+
+/* write_file - create dir/name with mode and content; returns the path */
+static const char *
+write_file(const char *name, const char *content, mode_t mode)
+{
+	static char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	fputs(content, f);
+	fclose(f);
+	chmod(path, mode);
+	return path;
+}
+
+static void
+check_error(const char *name, const char *content, mode_t mode, const char *want)
+{
+	struct oa2_config cfg;
+	struct oa2_error err;
+	const char *path = write_file(name, content, mode);
+
+	ok(oa2_config_load(&cfg, path, 1, &err) == OA2_ERR_INPUT,
+	    "%s: refused", name);
+	has_str(err.msg, path, "%s: message names the file", name);
+	has_str(err.msg, want, "%s: message says \"%s\"", name, want);
+	ok(cfg.root == NULL, "%s: nothing kept", name);
+}
+
+int
+main(void)
+{
+	struct oa2_config cfg;
+	struct oa2_error err;
+	const char *path;
+
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	path = write_file("good.conf",
+	    "{\"client_id\": \"abc\", \"client_secret\": \"s3cr3t\", "
+	    "\"token_endpoint\": \"https://127.0.0.1:8443/token\", "
+	    "\"refresh_window\": \"120\", \"timeout\": 7, \"log_level\": \"debug\", "
+	    "\"log_to_syslog_on_failure\": \"yes\"}", 0640);
+	ok(oa2_config_load(&cfg, path, 1, &err) == OA2_OK, "valid config loads");
+	is_str(oa2_config_str(&cfg, "client_id"), "abc", "client_id read");
+	is_int(cfg.refresh_window, 120, "refresh_window as a digit string");
+	is_int(cfg.timeout, 7, "timeout as a number");
+	is_int(cfg.connect_timeout, 10, "connect_timeout default");
+	is_int(cfg.log_level, OA2_LOG_DEBUG, "log_level debug");
+	ok(oa2_config_str(&cfg, "scope") == NULL, "absent setting is NULL");
+	oa2_config_free(&cfg);
+
+	ok(oa2_config_load(&cfg, "/nonexistent/sasl-oauth2.conf", 0, &err) == OA2_OK,
+	    "missing file is an empty configuration when allowed");
+	is_int(cfg.refresh_window, 300, "default refresh window 300 s");
+	ok(oa2_config_load(&cfg, "/nonexistent/sasl-oauth2.conf", 1, &err) == OA2_ERR_INPUT,
+	    "missing file is an error when required");
+	has_str(err.msg, "No such file", "missing file message says why");
+
+	check_error("typo.conf", "{\"clinet_id\": \"x\"}", 0600, "unknown setting \"clinet_id\"");
+	check_error("badjson.conf", "{\"client_id\": ", 0600, "not valid JSON (line 1");
+	check_error("array.conf", "[1,2]", 0600, "must hold a JSON object");
+	check_error("type.conf", "{\"client_id\": 5}", 0600, "\"client_id\" must be a string");
+	check_error("num.conf", "{\"timeout\": \"ten\"}", 0600, "\"timeout\" must be a whole number");
+	check_error("neg.conf", "{\"refresh_window\": -5}", 0600, "\"refresh_window\" must be a whole number");
+	check_error("level.conf", "{\"log_level\": \"loud\"}", 0600, "\"log_level\" must be one of");
+	check_error("dup.conf", "{\"scope\": \"a\", \"scope\": \"b\"}", 0600, "duplicate");
+	check_error("world.conf", "{\"client_secret\": \"s3cr3t\"}", 0644, "chmod o-rwx");
+	{
+		struct oa2_config c2;
+		struct oa2_error e2;
+		const char *p2 = write_file("world-nosecret.conf", "{\"client_id\": \"x\"}", 0644);
+
+		ok(oa2_config_load(&c2, p2, 1, &e2) == OA2_OK,
+		    "world-readable file without a secret is fine");
+		oa2_config_free(&c2);
+	}
+	ok(strstr(err.msg, "s3cr3t") == NULL, "secret never in a message");
+
+	setenv("SASL_OAUTH2_CONFIG", "/some/where.conf", 1);
+	is_str(oa2_config_path(), "/some/where.conf", "environment overrides the path");
+	unsetenv("SASL_OAUTH2_CONFIG");
+	is_str(oa2_config_path(), OA2_CONFIG_FILE, "compiled-in default path");
+
+	{
+		char cmd[600];
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		if (system(cmd) != 0)
+			return 1;
+	}
+	return tap_done();
+}

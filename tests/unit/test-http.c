@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/* test-http - form encoding, URL policy, network failures and timeouts */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "oa2_http.h"
+#include "tap.h"
+
+static void
+test_form(void)
+{
+	struct oa2_buf f;
+
+	oa2_buf_init(&f, 0);
+	ok(oa2_form_add(&f, "grant_type", "refresh_token") == 0, "first pair");
+	ok(oa2_form_add(&f, "refresh_token", "1//0a+b/c=d&e f~g") == 0, "second pair");
+	is_str(f.data, "grant_type=refresh_token&refresh_token=1%2F%2F0a%2Bb%2Fc%3Dd%26e%20f~g",
+	    "pairs joined with & and percent-encoded");
+	oa2_buf_free(&f);
+	oa2_buf_init(&f, 20);
+	ok(oa2_form_add(&f, "a", "0123456789012345678901234") < 0, "form cap enforced");
+	oa2_buf_free(&f);
+}
+
+static void
+test_host(void)
+{
+	char h[64];
+
+	oa2_url_host("https://oauth2.googleapis.com/token", h, sizeof(h));
+	is_str(h, "oauth2.googleapis.com", "host of a URL");
+	oa2_url_host("https://user:pw@127.0.0.1:8443/token?x=1", h, sizeof(h));
+	is_str(h, "127.0.0.1:8443", "userinfo never shown");
+	oa2_url_host("https://[::1]:8443", h, sizeof(h));
+	is_str(h, "[::1]:8443", "IPv6 literal");
+}
+
+static void
+test_policy(void)
+{
+	struct oa2_http_resp r;
+	struct oa2_error err;
+
+	ok(oa2_http_post_form("http://example.com/token", "", 0, NULL, NULL, NULL,
+	    &r, &err) == OA2_ERR_INPUT, "plain http refused");
+	has_str(err.msg, "https://", "message says https is required");
+	ok(oa2_http_post_form("http://127.0.0.1:1/token", "", 0, NULL, NULL, NULL,
+	    &r, &err) == OA2_ERR_INPUT, "http to loopback refused unless allowed");
+	ok(oa2_http_post_form("file:///etc/passwd", "", 0, NULL, NULL, NULL,
+	    &r, &err) == OA2_ERR_INPUT, "file: URL refused");
+}
+
+static void
+test_refused(void)
+{
+	struct oa2_http_opts o = {0};
+	struct oa2_http_resp r;
+	struct oa2_error err;
+	const char *form = "refresh_token=SECRETRT";
+
+	/* Port 1 on loopback: nothing listens there. */
+	ok(oa2_http_post_form("https://127.0.0.1:1/token", form, strlen(form),
+	    "client", "SECRETCS", &o, &r, &err) == OA2_ERR_TEMP,
+	    "connection refused is temporary");
+	is_str(err.code, "network", "code network");
+	has_str(err.msg, "127.0.0.1:1", "message names the host");
+	ok(strstr(err.msg, "SECRET") == NULL, "no secret in the message");
+}
+
+static void
+test_timeout(void)
+{
+	struct oa2_http_opts o = {0};
+	struct oa2_http_resp r;
+	struct oa2_error err;
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	struct timespec t0, t1;
+	char url[64];
+	double secs;
+	int s;
+
+	/* A listener that never answers: the TLS handshake hangs. */
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(s, 8) < 0 ||
+	    getsockname(s, (struct sockaddr *)&sa, &sl) < 0) {
+		ok(0, "cannot set up a listener");
+		return;
+	}
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/token", ntohs(sa.sin_port));
+	o.timeout_ms = 700;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ok(oa2_http_post_form(url, "a=b", 3, NULL, NULL, &o, &r, &err) == OA2_ERR_TEMP,
+	    "a server that never answers is a temporary failure");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	is_str(err.code, "timeout", "code timeout");
+	ok(secs >= 0.6 && secs < 5.0, "the total timeout holds (%.2f s for 0.7 s)", secs);
+	close(s);
+}
+
+int
+main(void)
+{
+	test_form();
+	test_host();
+	test_policy();
+	test_refused();
+	test_timeout();
+	oa2_http_cleanup();
+	return tap_done();
+}
