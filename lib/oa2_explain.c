@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+#include "oa2_explain.h"

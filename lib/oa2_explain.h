@@ -1,0 +1,3 @@
+#ifndef OA2_EXPLAIN_H
+#define OA2_EXPLAIN_H
+#endif
