@@ -35,7 +35,8 @@
  *	writes to stdout or stderr, logs only through the SASL log callback,
  *	and never logs a token or secret at any level.
  * DIAGNOSTICS
- *	One line per failure through utils->log and sasl_errdetail().
+ *	One line per failure, recorded with utils->seterror (libsasl2 logs it
+ *	once at SASL_LOG_FAIL and returns it from sasl_errdetail()).
  *	SASL_TRYAGAIN: temporary (network, timeout, 5xx); SASL_EXPIRED: the
  *	refresh token is dead (invalid_grant), re-authorize; SASL_BADAUTH:
  *	the provider refused the client; SASL_BADPARAM: a bad token file or
@@ -130,10 +131,9 @@ fail(const sasl_client_params_t *params, const struct oa2_error *err)
 		code = SASL_FAIL;
 		break;
 	}
+	/* libsasl2 logs what seterror records (SASL_LOG_FAIL): one line, once. */
 	params->utils->seterror(params->utils->conn, 0, "sasl-oauth2: %s",
 	    err->msg);
-	plog(params->utils, err->status == OA2_ERR_TEMP ? SASL_LOG_WARN :
-	    SASL_LOG_ERR, err->msg);
 	return code;
 }
 
@@ -377,7 +377,6 @@ answer_error(struct oa2_conn *c, const sasl_client_params_t *params,
 		snprintf(msg, sizeof(msg), "the mail server refused "
 		    "authentication with a challenge that is not JSON (%s)",
 		    err.msg);
-		plog(params->utils, SASL_LOG_FAIL, msg);
 		params->utils->seterror(params->utils->conn, 0, "sasl-oauth2: %s",
 		    msg);
 		return SASL_CONTINUE;
@@ -393,7 +392,6 @@ answer_error(struct oa2_conn *c, const sasl_client_params_t *params,
 	    ": check that the user name matches the account that authorized "
 	    "the token and that the scope allows mail (see: sasl-oauth2 explain "
 	    "invalid_token)");
-	plog(params->utils, SASL_LOG_FAIL, msg);
 	params->utils->seterror(params->utils->conn, 0, "sasl-oauth2: %s", msg);
 	return SASL_CONTINUE;
 }
