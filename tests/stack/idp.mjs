@@ -1,0 +1,431 @@
+// Test-only OAuth 2.0 / OpenID Connect authorization server for the sasl-oauth2
+// end-to-end tests.  It wraps oidc-provider (see package.json for the pinned
+// version) in a plain node HTTPS server bound to 127.0.0.1 and adds:
+//
+//   * interactions that approve themselves (login + consent, no human);
+//     login_hint "deny..." ends the interaction with access_denied instead;
+//   * test-only endpoints under /__test/ (never part of a real server):
+//       POST /__test/revoke-access-token   token=<AT>   destroy that AT only
+//       GET  /__test/stats                 /token request counts per grant type
+//       POST /__test/reset-stats
+//   * a log file (IDP_LOG) with one line per token/introspection/revocation
+//     request, holding no token or secret value.
+//
+// Environment:
+//   IDP_PORT (8443)  IDP_HOST (127.0.0.1)  IDP_CERT  IDP_KEY  (PEM files, required)
+//   AT_TTL (60)      access token lifetime in seconds
+//   IDP_LOG          log file (default: stderr)
+//
+// Nothing secret is printed anywhere: the log never contains a token, code,
+// cookie or client secret.
+
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { appendFileSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+
+import Provider from 'oidc-provider';
+
+const HOST = process.env.IDP_HOST || '127.0.0.1';
+const PORT = Number.parseInt(process.env.IDP_PORT || '8443', 10);
+const AT_TTL = Number.parseInt(process.env.AT_TTL || '60', 10);
+const LOG = process.env.IDP_LOG || '';
+const DEFAULT_ACCOUNT = 'user@example.test';
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+const DAY = 24 * 60 * 60;
+
+if (!process.env.IDP_CERT || !process.env.IDP_KEY) {
+  process.stderr.write('idp: IDP_CERT and IDP_KEY must name the PEM certificate and key\n');
+  process.exit(2);
+}
+if (!Number.isInteger(PORT) || PORT <= 0 || !Number.isInteger(AT_TTL) || AT_TTL <= 0) {
+  process.stderr.write('idp: IDP_PORT and AT_TTL must be positive integers\n');
+  process.exit(2);
+}
+
+const ISSUER = `https://${HOST.includes(':') ? `[${HOST}]` : HOST}:${PORT}`;
+
+function log(line) {
+  const text = `${new Date().toISOString()} ${line}\n`;
+  if (LOG) {
+    try {
+      appendFileSync(LOG, text);
+      return;
+    } catch {
+      // fall through to stderr
+    }
+  }
+  process.stderr.write(text);
+}
+
+// Only short, known-safe words go into the log.
+function safeWord(value, fallback = '-') {
+  if (typeof value !== 'string' || value === '') return fallback;
+  return /^[A-Za-z0-9_.:@+-]{1,100}$/.test(value) ? value : '(unprintable)';
+}
+
+// ---------------------------------------------------------------- statistics
+
+let stats = {};
+
+function countToken(grantType, ok) {
+  const key = grantType || '(none)';
+  if (!stats[key]) stats[key] = { ok: 0, error: 0 };
+  stats[key][ok ? 'ok' : 'error'] += 1;
+}
+
+// ---------------------------------------------------------------- accounts
+
+async function findAccount(_ctx, sub) {
+  return {
+    accountId: sub,
+    async claims() {
+      return { sub, email: sub };
+    },
+  };
+}
+
+// ---------------------------------------------------------------- provider
+
+const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
+  .export({ format: 'jwk' });
+
+const confidential = (clientId, secret, method) => ({
+  client_id: clientId,
+  client_secret: secret,
+  token_endpoint_auth_method: method,
+  grant_types: ['authorization_code', 'refresh_token', DEVICE_GRANT],
+  response_types: ['code'],
+  redirect_uris: ['http://127.0.0.1:9/cb'],
+});
+
+const configuration = {
+  clients: [
+    confidential('mailclient', 'mailsecret', 'client_secret_basic'),
+    confidential('mailclient-post', 'mailsecret', 'client_secret_post'),
+    {
+      // A public native client, as a consent tool would use: PKCE, loopback
+      // redirect URIs.  oidc-provider ignores the port of a loopback redirect
+      // URI for application_type native (RFC 8252 section 7.3).
+      client_id: 'mailclient-public',
+      application_type: 'native',
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code', 'refresh_token', DEVICE_GRANT],
+      response_types: ['code'],
+      redirect_uris: ['http://127.0.0.1/cb', 'http://[::1]/cb'],
+    },
+    {
+      // Resource server (Dovecot): may only call introspection.
+      client_id: 'dovecot',
+      client_secret: 'dovecotsecret',
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: [],
+      response_types: [],
+      redirect_uris: [],
+    },
+  ],
+  jwks: { keys: [{ ...signingKey, kid: `test-${randomBytes(4).toString('hex')}`, use: 'sig', alg: 'RS256' }] },
+  cookies: { keys: [randomBytes(32).toString('base64url')] },
+  responseTypes: ['code'],
+  scopes: ['openid', 'offline_access', 'email'],
+  claims: { openid: ['sub'], email: ['email'] },
+  findAccount,
+  async extraTokenClaims(_ctx, token) {
+    return token.accountId ? { email: token.accountId } : undefined;
+  },
+  // Refresh tokens for every client allowed the grant, even when a request
+  // lacks prompt=consent (oidc-provider otherwise drops offline_access then).
+  async issueRefreshToken(_ctx, client) {
+    return client.grantTypeAllowed('refresh_token');
+  },
+  rotateRefreshToken: true,
+  ttl: {
+    AccessToken: AT_TTL,
+    AuthorizationCode: 120,
+    DeviceCode: 600,
+    IdToken: 3600,
+    Interaction: 3600,
+    RefreshToken: 14 * DAY,
+    Grant: 14 * DAY,
+    Session: 14 * DAY,
+  },
+  features: {
+    devInteractions: { enabled: false },
+    deviceFlow: { enabled: true },
+    revocation: { enabled: true },
+    introspection: {
+      enabled: true,
+      // Dovecot must see only access tokens as active: otherwise a refresh
+      // token presented as a bearer would be accepted.  Other callers see
+      // only their own tokens.
+      async allowedPolicy(_ctx, client, token) {
+        if (client.clientId === 'dovecot') return token.kind === 'AccessToken';
+        return token.clientId === client.clientId;
+      },
+    },
+  },
+  interactions: {
+    url(_ctx, interaction) {
+      return `/interaction/${interaction.uid}`;
+    },
+  },
+  async renderError(ctx, out) {
+    ctx.type = 'json';
+    ctx.body = out;
+  },
+};
+
+const provider = new Provider(ISSUER, configuration);
+
+// Count and log every request to the token-ish endpoints once it is answered.
+const TOKEN_PATH = '/token';
+const INTROSPECTION_PATH = '/token/introspection';
+const REVOCATION_PATH = '/token/revocation';
+const DEVICE_AUTH_PATH = '/device/auth';
+
+provider.use(async (ctx, next) => {
+  await next();
+  if (ctx.method !== 'POST') return;
+  const path = ctx.path;
+  if (![TOKEN_PATH, INTROSPECTION_PATH, REVOCATION_PATH, DEVICE_AUTH_PATH].includes(path)) return;
+
+  const params = ctx.oidc?.params || {};
+  const body = ctx.oidc?.body || {};
+  let clientId = ctx.oidc?.client?.clientId || params.client_id || body.client_id;
+  if (!clientId) {
+    const auth = ctx.get('authorization');
+    if (auth && auth.toLowerCase().startsWith('basic ')) {
+      const decoded = Buffer.from(auth.slice(6).trim(), 'base64').toString('utf8');
+      clientId = decoded.split(':', 1)[0] || '';
+      try {
+        clientId = decodeURIComponent(clientId);
+      } catch {
+        // logged as sent (safeWord filters it)
+      }
+    }
+  }
+  const ok = ctx.status >= 200 && ctx.status < 300;
+  const error = ok ? '' : ` error=${safeWord(ctx.body?.error)}`;
+
+  if (path === TOKEN_PATH) {
+    const grantType = params.grant_type || body.grant_type;
+    countToken(typeof grantType === 'string' ? grantType : '', ok);
+    log(`token grant_type=${safeWord(grantType)} client=${safeWord(clientId)} status=${ctx.status}${error}`);
+  } else if (path === INTROSPECTION_PATH) {
+    const active = ok && ctx.body && typeof ctx.body === 'object' ? ` active=${ctx.body.active === true}` : '';
+    log(`introspection client=${safeWord(clientId)} status=${ctx.status}${active}${error}`);
+  } else if (path === REVOCATION_PATH) {
+    log(`revocation client=${safeWord(clientId)} status=${ctx.status}${error}`);
+  } else {
+    log(`device_authorization client=${safeWord(clientId)} status=${ctx.status}${error}`);
+  }
+});
+
+// ---------------------------------------------------------------- interactions
+
+async function missingConsent(details) {
+  const { prompt, params, session } = details;
+  const grant = details.grantId
+    ? await provider.Grant.find(details.grantId)
+    : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+  const d = prompt.details || {};
+  if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(' '));
+  if (d.missingOIDCClaims) grant.addOIDCClaims(d.missingOIDCClaims);
+  if (d.missingResourceScopes) {
+    for (const [indicator, scopes] of Object.entries(d.missingResourceScopes)) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+  }
+  return grant.save();
+}
+
+async function handleInteraction(req, res) {
+  const details = await provider.interactionDetails(req, res);
+  const { prompt, params } = details;
+  const client = safeWord(params.client_id);
+
+  if (prompt.name === 'login') {
+    const hint = typeof params.login_hint === 'string' && params.login_hint ? params.login_hint : DEFAULT_ACCOUNT;
+    if (hint.startsWith('deny')) {
+      log(`interaction login client=${client} result=access_denied`);
+      await provider.interactionFinished(req, res, {
+        error: 'access_denied',
+        error_description: 'the test user refused (login_hint deny...)',
+      }, { mergeWithLastSubmission: false });
+      return;
+    }
+    log(`interaction login client=${client} account=${safeWord(hint)}`);
+    await provider.interactionFinished(req, res, { login: { accountId: hint } }, { mergeWithLastSubmission: false });
+    return;
+  }
+
+  if (prompt.name === 'consent') {
+    const grantId = await missingConsent(details);
+    log(`interaction consent client=${client}`);
+    await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+    return;
+  }
+
+  log(`interaction ${safeWord(prompt.name)} client=${client} result=unsupported`);
+  await provider.interactionFinished(req, res, {
+    error: 'access_denied',
+    error_description: `prompt ${prompt.name} is not supported by the test server`,
+  }, { mergeWithLastSubmission: false });
+}
+
+// ---------------------------------------------------------------- test-only endpoints
+
+function readBody(req, limit = 64 * 1024) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    let size = 0;
+    req.on('data', (chunk) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new Error('body too large'));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res, status, value) {
+  const body = `${JSON.stringify(value)}\n`;
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-store',
+  });
+  res.end(body);
+}
+
+async function handleTest(req, res, path) {
+  if (path === '/__test/stats' && req.method === 'GET') {
+    sendJson(res, 200, stats);
+    return;
+  }
+  if (path === '/__test/reset-stats' && req.method === 'POST') {
+    stats = {};
+    log('test reset-stats');
+    sendJson(res, 200, { reset: true });
+    return;
+  }
+  if (path === '/__test/revoke-access-token' && req.method === 'POST') {
+    const form = new URLSearchParams(await readBody(req));
+    const token = form.get('token');
+    if (!token) {
+      sendJson(res, 400, { error: 'invalid_request', error_description: 'token is required' });
+      return;
+    }
+    const at = await provider.AccessToken.find(token);
+    if (!at) {
+      log('test revoke-access-token result=not_found');
+      sendJson(res, 404, { revoked: false });
+      return;
+    }
+    await at.destroy();
+    log(`test revoke-access-token client=${safeWord(at.clientId)} result=revoked`);
+    sendJson(res, 200, { revoked: true });
+    return;
+  }
+  sendJson(res, 404, { error: 'not_found' });
+}
+
+// ---------------------------------------------------------------- server
+
+const providerCallback = provider.callback();
+
+// oidc-provider 9 accepts client_secret_basic and client_secret_post
+// interchangeably for a client registered with either.  The tests need to
+// know which one a client really used, so this server enforces the
+// registered method: the secret in the wrong place is invalid_client.
+const registeredMethod = new Map(configuration.clients.map((c) => [c.client_id, c.token_endpoint_auth_method]));
+const CLIENT_AUTH_PATHS = new Set([TOKEN_PATH, INTROSPECTION_PATH, REVOCATION_PATH, DEVICE_AUTH_PATH]);
+
+function usedSecretMethod(req, form) {
+  const auth = req.headers.authorization;
+  if (auth && auth.toLowerCase().startsWith('basic ')) {
+    const decoded = Buffer.from(auth.slice(6).trim(), 'base64').toString('utf8');
+    let clientId = decoded.split(':', 1)[0] || '';
+    try {
+      clientId = decodeURIComponent(clientId.replace(/\+/g, ' '));
+    } catch {
+      // leave it as sent
+    }
+    return { clientId, method: 'client_secret_basic' };
+  }
+  if (form.has('client_secret')) return { clientId: form.get('client_id') || '', method: 'client_secret_post' };
+  return null;
+}
+
+async function enforceAuthMethod(req, res, path) {
+  const raw = await readBody(req, 56 * 1024);
+  // oidc-provider uses an already read body from req.body.
+  req.body = Buffer.from(raw, 'utf8');
+  const form = new URLSearchParams(raw);
+  const used = usedSecretMethod(req, form);
+  if (!used) return true;
+  const registered = registeredMethod.get(used.clientId);
+  if (!registered || !['client_secret_basic', 'client_secret_post'].includes(registered) || registered === used.method) {
+    return true;
+  }
+  const label = path === TOKEN_PATH ? `token grant_type=${safeWord(form.get('grant_type') || '')}`
+    : path === DEVICE_AUTH_PATH ? 'device_authorization' : path.slice(7);
+  if (path === TOKEN_PATH) countToken(form.get('grant_type') || '', false);
+  log(`${label} client=${safeWord(used.clientId)} status=401 error=invalid_client (used ${used.method}, registered ${registered})`);
+  res.setHeader('WWW-Authenticate', 'Basic realm="test-idp"');
+  sendJson(res, 401, {
+    error: 'invalid_client',
+    error_description: `client authentication failed: this client is registered for ${registered}`,
+  });
+  return false;
+}
+
+const INTERACTION = /^\/interaction\/([A-Za-z0-9_-]+)$/;
+
+const server = createServer({
+  cert: readFileSync(process.env.IDP_CERT),
+  key: readFileSync(process.env.IDP_KEY),
+}, (req, res) => {
+  const path = (req.url || '/').split('?', 1)[0];
+  let handler = null;
+  if (req.method === 'GET' && INTERACTION.test(path)) handler = handleInteraction(req, res);
+  else if (path.startsWith('/__test/')) handler = handleTest(req, res, path);
+  else if (req.method === 'POST' && CLIENT_AUTH_PATHS.has(path)) {
+    handler = enforceAuthMethod(req, res, path).then((pass) => {
+      if (pass) providerCallback(req, res);
+    });
+  }
+
+  if (!handler) {
+    providerCallback(req, res);
+    return;
+  }
+  handler.catch((err) => {
+    log(`error path=${path.startsWith('/interaction/') ? '/interaction/...' : safeWord(path)} ${safeWord(err?.name)}`);
+    if (!res.headersSent) {
+      sendJson(res, err?.statusCode || 500, { error: err?.error || 'server_error', error_description: err?.error_description || 'test server error' });
+    } else {
+      res.end();
+    }
+  });
+});
+
+server.on('error', (err) => {
+  process.stderr.write(`idp: ${err.message}\n`);
+  process.exit(1);
+});
+
+// All state is in memory and disposable: exit at once.
+function shutdown() {
+  process.exit(0);
+}
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);
+
+server.listen(PORT, HOST, () => {
+  log(`listening issuer=${ISSUER} at_ttl=${AT_TTL}`);
+});
