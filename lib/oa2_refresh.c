@@ -260,6 +260,11 @@ oa2_access_token(const char *path, const struct oa2_refresh_opts *o,
 			    "could not be stored: re-authorize if refreshes now fail");
 		goto out;
 	}
+	if (expires_in <= margin)
+		say(o, OA2_LOG_WARNING, "%s: the provider's access tokens live %lld s, "
+		    "not longer than the refresh window (%lld s), so every use "
+		    "refreshes: set refresh_window below %lld", path, expires_in,
+		    margin, expires_in / 2);
 	info->refreshed = 1;
 	info->rotated = tr.refresh_token != NULL;
 	info->expires_at = tok->expiry;

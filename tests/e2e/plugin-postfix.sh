@@ -16,7 +16,7 @@ mkdir "$T/plugin"
 cp "$BUILD/plugin/.libs/libsasl-oauth2.so" "$T/plugin/"
 # The global config: read by the plugin at init, before Postfix's chroot.
 cat >"$T/sasl-oauth2.conf" <<'CONF'
-{ "log_level": "notice", "connect_timeout": 5, "timeout": 15 }
+{ "log_level": "notice", "connect_timeout": 5, "timeout": 15, "refresh_window": 20 }
 CONF
 chmod 644 "$T/sasl-oauth2.conf"
 

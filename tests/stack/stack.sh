@@ -18,6 +18,7 @@
 #   PF_OUT_MECH   smtp_sasl_mechanism_filter of pf-out (default: xoauth2)
 #   PF_OUT_VERBOSE=1  run pf-out's smtp with -v (SASL NOTE lines get logged)
 #   AT_TTL        access token lifetime in seconds (default: 60)
+#   DOVECOT_DEBUG=1   Dovecot auth_debug (it logs bearer tokens: never in CI)
 #   IDP_PORT (8443) IMAP_PORT (1143) IMAPS_PORT (1993) SUBMISSION_PORT (1587)
 #   LMTP_PORT (2424) DOVECOT_AUTH_PORT (12345) PF_IN_PORT (2525)
 #   PF_IN_PLAIN_PORT (2526) PF_OUT_PORT (2527)
@@ -57,6 +58,7 @@ PF_IN_PORT=${PF_IN_PORT:-2525}
 PF_IN_PLAIN_PORT=${PF_IN_PLAIN_PORT:-2526}
 PF_OUT_PORT=${PF_OUT_PORT:-2527}
 AT_TTL=${AT_TTL:-60}
+[[ ${DOVECOT_DEBUG:-0} == 1 ]] && DOVECOT_DEBUG_YN=yes || DOVECOT_DEBUG_YN=no
 PF_OUT_MECH=${PF_OUT_MECH:-xoauth2}
 
 LOOP=127.0.0.1
@@ -180,7 +182,7 @@ write_dovecot() {
 		issuers = $IDP_URL
 		openid_configuration_url = $IDP_URL/.well-known/openid-configuration
 		timeout_msecs = 5000
-		debug = yes
+		debug = $DOVECOT_DEBUG_YN
 	EOF
 	chmod 0644 "$DOVECOT_DIR/oauth2.conf.ext"
 	cat >"$DOVECOT_CONF" <<-EOF
@@ -203,7 +205,8 @@ write_dovecot() {
 		auth_mechanisms = xoauth2 oauthbearer
 		auth_failure_delay = 0
 		auth_verbose = yes
-		auth_debug = yes
+		# Dovecot's auth debug output logs bearer tokens: off unless DOVECOT_DEBUG=1.
+		auth_debug = $DOVECOT_DEBUG_YN
 		passdb {
 		  driver = oauth2
 		  mechanisms = xoauth2 oauthbearer

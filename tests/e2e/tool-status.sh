@@ -1,0 +1,138 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# tool-status.sh - sasl-oauth2 status, refresh, test and revoke against the
+# real stack, with their exit codes; test catches a wrong user, a revoked
+# token, a server without XOAUTH2, an untrusted certificate and a missing
+# plugin, each with the right explanation.  TAP.
+. "$(dirname "$0")/tool-common.bash"
+require_tool
+start_stack
+
+F=$WORK/tok.json
+"$TOOL" authorize --issuer "$IDP_URL" --ca-file "$CA_FILE" --no-browser \
+	--client-id "$CLIENT_ID_PUBLIC" --redirect-uri http://127.0.0.1/cb \
+	--user "$TEST_USER" --timeout 20 "$F" </dev/null >"$WORK/az.out" 2>"$WORK/az.err" &
+pid=$!
+loc=$(user_side "$WORK/az.out") && curl -s -o /dev/null "$loc"
+wait_pid $pid 30
+ok $? "setup: a token file by the loopback flow"
+
+# ---- status
+"$TOOL" status "$F" >"$WORK/st.out" 2>&1
+ok $? "status of a fresh file: exit 0 (OK)"
+check "status: says OK" has "$WORK/st.out" ': OK$'
+check "status: shows the user" has "$WORK/st.out" 'user +user@example.test'
+check "status: shows the access token expiry" has "$WORK/st.out" 'access token +valid until'
+check "status: shows when it was authorized" has "$WORK/st.out" 'authorized +20'
+"$TOOL" status --json "$F" >"$WORK/st.json" 2>/dev/null
+ok $? "status --json: exit 0"
+check "status --json: machine-readable state and times" \
+	jq -e '.[0].state == "OK" and .[0].exit == 0 and (.[0].authorized_at > 0) and .[0].access_token_valid' "$WORK/st.json"
+"$TOOL" status --for-user postfix "$F" >"$WORK/st.pf" 2>&1
+rc=$?
+ok $([[ $rc -eq 2 ]]; echo $?) "status --for-user postfix on a root-owned file: CRITICAL (got $rc)"
+check "status --for-user: prints the chown fix" has "$WORK/st.pf" 'chown postfix'
+"$TOOL" status "$WORK/missing.json" >"$WORK/st.miss" 2>&1
+ok $([[ $? -eq 2 ]]; echo $?) "status of a missing file: CRITICAL"
+cp "$F" "$WORK/open.json" && chmod 644 "$WORK/open.json"
+"$TOOL" status "$WORK/open.json" >"$WORK/st.open" 2>&1
+ok $([[ $? -eq 2 ]]; echo $?) "status of a mode 0644 file: CRITICAL"
+check "status of a mode 0644 file: says chmod" has "$WORK/st.open" '0600|chmod'
+
+# known deaths, from the file's fields and times
+now=$(date +%s)
+jq --arg t "$((now - 70 * 86400))" '.provider = "microsoft" | del(.token_endpoint, .revocation_endpoint, .refreshed_at) | .authorized_at = $t' "$F" >"$WORK/ms70.json"
+chmod 600 "$WORK/ms70.json" && touch -d '70 days ago' "$WORK/ms70.json"
+"$TOOL" status "$WORK/ms70.json" >"$WORK/ms70.out" 2>&1
+ok $([[ $? -eq 1 ]]; echo $?) "Microsoft, unused 70 days: WARNING"
+check "Microsoft, unused 70 days: names the 90-day rule" has "$WORK/ms70.out" '90 days'
+cp -p "$WORK/ms70.json" "$WORK/ms100.json" && touch -d '100 days ago' "$WORK/ms100.json"
+"$TOOL" status "$WORK/ms100.json" >"$WORK/ms100.out" 2>&1
+ok $([[ $? -eq 2 ]]; echo $?) "Microsoft, unused 100 days: CRITICAL"
+check "Microsoft, unused 100 days: AADSTS700082" has "$WORK/ms100.out" 'AADSTS700082'
+jq --arg t "$((now - 6 * 86400 - 7200))" '.provider = "google" | del(.token_endpoint) | .authorized_at = $t | del(.refreshed_at)' "$F" >"$WORK/g6.json"
+chmod 600 "$WORK/g6.json" && touch -d '6 days ago' "$WORK/g6.json"
+"$TOOL" status --json "$WORK/g6.json" >"$WORK/g6.out" 2>&1
+ok $([[ $? -eq 1 ]]; echo $?) "Google, 6 days after consent: WARNING"
+check "Google, 6 days: the Testing 7-day rule and Publish app" \
+	jq -e '.[0].warnings[0] | test("Testing") and test("Publish app")' "$WORK/g6.out"
+"$TOOL" status "$F" "$WORK/ms70.json" "$WORK/ms100.json" >/dev/null 2>&1
+ok $([[ $? -eq 2 ]]; echo $?) "status of several files: the worst state"
+
+# ---- refresh
+at1=$(jq -r .access_token "$F")
+rt1=$(jq -r .refresh_token "$F")
+sleep 1
+"$TOOL" refresh "$F" >"$WORK/rf.out" 2>&1
+ok $? "refresh: exit 0"
+check "refresh: a new access token" test "$(jq -r .access_token "$F")" != "$at1"
+check "refresh: the rotated refresh token is stored" test "$(jq -r .refresh_token "$F")" != "$rt1"
+check "refresh: refreshed_at recorded" jq -e '(.refreshed_at | tonumber) >= (.authorized_at | tonumber)' "$F"
+check "refresh: file still 0600" test "$(stat -c %a "$F")" = 600
+"$TOOL" refresh "$WORK/missing.json" >"$WORK/rf.miss" 2>&1
+ok $([[ $? -eq 78 ]]; echo $?) "refresh of a missing file: EX_CONFIG"
+"$TOOL" status --refresh "$F" >/dev/null 2>&1
+ok $? "status --refresh: OK"
+
+# ---- test: works over SMTP (STARTTLS), IMAPS (implicit) and IMAP+OAUTHBEARER
+T=("$TOOL" test --ca-file "$CA_FILE" --plugin-dir "$PLUGIN_BUILD_DIR")
+"${T[@]}" --smtp "127.0.0.1:$PF_IN_PORT" "$F" >"$WORK/t1.out" 2>&1
+ok $? "test --smtp (STARTTLS, XOAUTH2): exit 0"
+check "test --smtp: certificate verified" has "$WORK/t1.out" 'certificate verified'
+check "test --smtp: ends with verdict works" bash -c "tail -1 '$WORK/t1.out' | grep -q '^verdict: works'"
+"${T[@]}" --imap "127.0.0.1:$IMAPS_PORT" --tls implicit "$F" >"$WORK/t2.out" 2>&1
+ok $? "test --imap implicit TLS: exit 0"
+"${T[@]}" --imap "127.0.0.1:$IMAP_PORT" --mech oauthbearer "$F" >"$WORK/t3.out" 2>&1
+ok $? "test --imap STARTTLS with OAUTHBEARER: exit 0"
+check "test: no token or secret printed" no_secret_in "$WORK/t1.out" "$WORK/t2.out" "$WORK/t3.out"
+
+# wrong user
+"${T[@]}" --smtp "127.0.0.1:$PF_IN_PORT" --user other@example.test "$F" >"$WORK/t4.out" 2>&1
+rc=$?
+ok $([[ $rc -eq 77 ]]; echo $?) "test with a wrong user: EX_NOPERM (got $rc)"
+check "wrong user: verdict names both users" has "$WORK/t4.out" 'verdict: FAILED: .*authorized for user@example.test, not other@example.test'
+check "wrong user: explain invalid_token" has "$WORK/t4.out" 'explain invalid_token'
+
+# a server without XOAUTH2 (pf-in's plain port offers no AUTH)
+"${T[@]}" --smtp "127.0.0.1:$PF_IN_PLAIN_PORT" "$F" >"$WORK/t5.out" 2>&1
+rc=$?
+ok $([[ $rc -eq 69 ]]; echo $?) "server without XOAUTH2: EX_UNAVAILABLE (got $rc)"
+check "server without XOAUTH2: explain no_mechanism" has "$WORK/t5.out" 'explain no_mechanism'
+
+# untrusted certificate (no --ca-file: the test CA is not in the system store)
+"$TOOL" test --plugin-dir "$PLUGIN_BUILD_DIR" --smtp "127.0.0.1:$PF_IN_PORT" "$F" >"$WORK/t6.out" 2>&1
+rc=$?
+ok $([[ $rc -eq 76 ]]; echo $?) "untrusted certificate: EX_PROTOCOL (got $rc)"
+check "untrusted certificate: says so and names --ca-file" has "$WORK/t6.out" 'not trusted.*--ca-file'
+
+# no plugin where libsasl2 looks
+mkdir -p "$WORK/empty"
+"$TOOL" test --ca-file "$CA_FILE" --plugin-dir "$WORK/empty" --smtp "127.0.0.1:$PF_IN_PORT" "$F" >"$WORK/t7.out" 2>&1
+rc=$?
+ok $([[ $rc -eq 78 ]]; echo $?) "no plugin: EX_CONFIG (got $rc)"
+check "no plugin: explain plugin_missing" has "$WORK/t7.out" 'explain plugin_missing'
+
+# nothing listening
+"${T[@]}" --smtp "127.0.0.1:9" "$F" >"$WORK/t8.out" 2>&1
+ok $([[ $? -eq 69 ]]; echo $?) "nothing listening: EX_UNAVAILABLE"
+
+# ---- revoke, then everything reports the dead token
+"$TOOL" revoke "$F" >"$WORK/rv.out" 2>&1
+ok $? "revoke: exit 0"
+check "revoke: says revoked" has "$WORK/rv.out" 'revoked'
+"${T[@]}" --smtp "127.0.0.1:$PF_IN_PORT" "$F" >"$WORK/t9.out" 2>&1
+rc=$?
+ok $([[ $rc -eq 77 ]]; echo $?) "test after revoke: EX_NOPERM (got $rc)"
+check "test after revoke: explained as invalid_grant" has "$WORK/t9.out" 'explain invalid_grant'
+"$TOOL" refresh "$F" >"$WORK/rf2.out" 2>&1
+rc=$?
+ok $([[ $rc -eq 77 ]]; echo $?) "refresh after revoke: EX_NOPERM (got $rc)"
+check "refresh after revoke: tells to re-authorize" has "$WORK/rf2.out" 'authorize --force'
+"$TOOL" status --refresh "$F" >"$WORK/st2.out" 2>&1
+ok $([[ $? -eq 2 ]]; echo $?) "status --refresh after revoke: CRITICAL"
+"$TOOL" revoke "$WORK/ms70.json" >"$WORK/rv2.out" 2>&1
+ok $([[ $? -eq 69 ]]; echo $?) "revoke of a Microsoft file: EX_UNAVAILABLE"
+check "revoke of a Microsoft file: names the consent page" has "$WORK/rv2.out" 'myapps.microsoft.com'
+check "no token or secret in any output" no_secret_in "$WORK"/*.out
+
+done_testing
