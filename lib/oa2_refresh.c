@@ -190,6 +190,27 @@ explain_refresh_error(const char *path, struct oa2_error *err)
 	memcpy(err->msg, msg, sizeof(err->msg));
 }
 
+/*
+ * keep_rotated - the reply was unusable but carried a new refresh token:
+ * store it (the old one may be retired already), with no access token.
+ */
+static void
+keep_rotated(const char *path, struct oa2_token *tok, const char *rt,
+    struct oa2_error *err)
+{
+	struct oa2_error e2;
+	size_t n = strlen(err->msg);
+
+	if (oa2_token_update(tok, "", 0, rt, &e2) == OA2_OK &&
+	    oa2_token_save(tok, path, &e2) == OA2_OK)
+		snprintf(err->msg + n, sizeof(err->msg) - n,
+		    "; the new refresh token it sent was stored");
+	else
+		snprintf(err->msg + n, sizeof(err->msg) - n,
+		    "; the new refresh token it sent could not be stored (%s)",
+		    e2.msg);
+}
+
 enum oa2_status
 oa2_access_token(const char *path, const struct oa2_refresh_opts *o,
     struct oa2_token *tok, struct oa2_refresh_info *info,
@@ -243,6 +264,8 @@ oa2_access_token(const char *path, const struct oa2_refresh_opts *o,
 
 	st = post_refresh(path, tok, o, &tr, &info->elapsed_ms, err);
 	if (st != OA2_OK) {
+		if (tr.refresh_token != NULL)
+			keep_rotated(path, tok, tr.refresh_token, err);
 		explain_refresh_error(path, err);
 		goto fallback;
 	}

@@ -48,9 +48,12 @@
  *	status OA2_ERR_PROTO with code "http_NNN"; under 2xx (no JSON, a
  *	truncated body, not an object, no or a bad access_token, a bad
  *	expires_in or refresh_token) OA2_ERR_PROTO with code
- *	"bad_response".  On every failure the access token, refresh token,
- *	token type and scope are NULL: nothing but the two error fields is
- *	left allocated in out.
+ *	"bad_response".  On every failure the access token, token type and
+ *	scope are NULL, and so is the refresh token, except after such an
+ *	unusable 2xx reply that carried a usable new refresh token: a server
+ *	that rotates may have retired the old one already, so the caller
+ *	must store it (nothing lost).  Nothing else is left allocated in out
+ *	but the two error fields.
  *
  *	oa2_tokresp_free() wipes every string, frees it and clears r; it
  *	may be called on a cleared, a filled or a failed result.
@@ -415,6 +418,17 @@ parse_grant(json_t *root, long http_status, struct oa2_tokresp *out,
 	char	buf[OA2_ERR_MSG_MAX];
 	json_t *at, *rt;
 
+	/*
+	 * A server that rotates may already have retired the old refresh
+	 * token: keep a usable new one even when the rest of the reply is
+	 * not, so that the caller can store it (see oa2_tokresp_parse).
+	 */
+	rt = json_object_get(root, "refresh_token");
+	if (json_is_string(rt) && json_string_length(rt) > 0 &&
+	    oa2_wire_check_token(json_string_value(rt), json_string_length(rt),
+	    &why) == OA2_OK && dup_member(root, "refresh_token",
+	    &out->refresh_token) < 0)
+		return nomem(err);
 	at = json_object_get(root, "access_token");
 	if (at == NULL || json_is_null(at))
 		return unusable(http_status, "has no access_token", err);
@@ -433,13 +447,13 @@ parse_grant(json_t *root, long http_status, struct oa2_tokresp *out,
 		snprintf(buf, sizeof(buf), "has an expires_in that %s", bad);
 		return unusable(http_status, buf, err);
 	}
-	rt = json_object_get(root, "refresh_token");
 	if (rt != NULL && !json_is_null(rt) && !json_is_string(rt))
 		return unusable(http_status,
 		    "has a refresh_token that is not a string", err);
 
 	if (dup_member(root, "access_token", &out->access_token) < 0
-	    || dup_member(root, "refresh_token", &out->refresh_token) < 0
+	    || (out->refresh_token == NULL &&
+	    dup_member(root, "refresh_token", &out->refresh_token) < 0)
 	    || dup_member(root, "token_type", &out->token_type) < 0
 	    || dup_member(root, "scope", &out->scope) < 0)
 		return nomem(err);
@@ -549,9 +563,16 @@ oa2_tokresp_parse(const char *body, size_t len, long http_status,
 		st = parse_grant(root, http_status, out, err);
 	json_decref(root);
 
-	/* On failure only a server's error and its description may stay. */
+	/*
+	 * On failure only a server's error and its description may stay, and
+	 * after an unusable 2xx reply a usable rotated refresh token.
+	 */
 	if (st != OA2_OK) {
+		char *keep = st == OA2_ERR_PROTO ? out->refresh_token : NULL;
+
+		out->refresh_token = NULL;
 		free_grant(out);
+		out->refresh_token = keep;
 		if (st == OA2_ERR_NOMEM) {
 			oa2_free_secret(&out->error);
 			oa2_free_secret(&out->error_description);

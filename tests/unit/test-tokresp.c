@@ -753,9 +753,41 @@ test_nomem(void)
 	}
 }
 
+/* test_salvage - an unusable 2xx reply keeps a usable rotated refresh token */
+static void
+test_salvage(void)
+{
+	static const struct { const char *name, *body; const char *rt; } salv[] = {
+		{ "bad access token, new refresh token",
+		  "{\"access_token\": \"a b\", \"refresh_token\": \"RT-new\"}", "RT-new" },
+		{ "no access token, new refresh token",
+		  "{\"refresh_token\": \"RT-new\", \"expires_in\": 3600}", "RT-new" },
+		{ "bad expires_in, new refresh token",
+		  "{\"access_token\": \"AT\", \"expires_in\": -1, \"refresh_token\": \"RT-new\"}", "RT-new" },
+		{ "bad access token, unusable refresh token",
+		  "{\"access_token\": \"a b\", \"refresh_token\": \"R T\"}", NULL },
+		{ "error reply never yields a refresh token",
+		  "{\"error\": \"invalid_grant\", \"refresh_token\": \"RT-new\"}", NULL },
+	};
+	struct oa2_tokresp r;
+	struct oa2_error err;
+
+	for (size_t i = 0; i < sizeof(salv) / sizeof(salv[0]); i++) {
+		long status = strstr(salv[i].body, "error") ? 400 : 200;
+
+		ok(oa2_tokresp_parse(salv[i].body, strlen(salv[i].body), status,
+		    &r, &err) != OA2_OK, "salvage, %s: still a failure", salv[i].name);
+		is_str(r.refresh_token, salv[i].rt, "salvage, %s: refresh token",
+		    salv[i].name);
+		ok(r.access_token == NULL, "salvage, %s: no access token", salv[i].name);
+		oa2_tokresp_free(&r);
+	}
+}
+
 int
 main(void)
 {
+	test_salvage();
 	test_table();
 	test_generated();
 	test_nomem();
