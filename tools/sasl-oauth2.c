@@ -1,3 +1,139 @@
 /* SPDX-License-Identifier: MIT */
+/*++
+ * NAME
+ *	sasl-oauth2 1
+ * SUMMARY
+ *	connect a mail account with OAuth 2.0, check it, test it, explain errors
+ * SYNOPSIS
+ *	see usage() below: it is the SYNOPSIS of man/sasl-oauth2.1, word for
+ *	word (tests/e2e/tool-cli.sh compares them).
+ * DESCRIPTION
+ *	main() dispatches to one subcommand; each lives in its own file.
+ *	"explain" and "version" are here.
+ * LICENSE
+ *	MIT
+ *--*/
 #include "config.h"
-int main(void) { return 0; }
+
+/* System library. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+/* Application-specific. */
+#include "oa2_explain.h"
+#include "oa2_http.h"
+#include "oa2_mem.h"
+#include "sao.h"
+
+static const char synopsis[] =
+"usage: sasl-oauth2 authorize [-fnq] [--provider name | --issuer url |\n"
+"           --auth-url url --token-url url] [--tenant tenant]\n"
+"           --client-id id [--client-secret-file file]\n"
+"           [--client-auth post | basic] [--scope scope] [--user address]\n"
+"           [--flow loopback | paste | device] [--redirect-uri uri]\n"
+"           [--port port] [--timeout seconds] [--device-url url]\n"
+"           [--revoke-url url] [--auth-param name=value] [--ca-file file]\n"
+"           [--owner user[:group]] file\n"
+"       sasl-oauth2 status [--json] [--refresh] [--for-user user] file ...\n"
+"       sasl-oauth2 refresh [-q] file ...\n"
+"       sasl-oauth2 test [--smtp host[:port] | --imap host[:port]]\n"
+"           [--tls starttls | implicit] [--mech mechanism] [--user address]\n"
+"           [--ca-file file] [--plugin-dir dir] [--timeout seconds] file\n"
+"       sasl-oauth2 revoke file\n"
+"       sasl-oauth2 explain [code]\n"
+"       sasl-oauth2 import [-f] [--config file] [--owner user[:group]]\n"
+"           source destination\n"
+"       sasl-oauth2 doctor [--postfix] [--config-dir dir]\n"
+"       sasl-oauth2 -V\n";
+
+void
+usage(void)
+{
+	fputs(synopsis, stderr);
+	exit(EX_USAGE);
+}
+
+/* print_page - one explain page */
+static void
+print_page(const struct oa2_explain *e)
+{
+	const char *p, *nl;
+
+	printf("%s: %s\n", e->code, e->summary);
+	if (e->causes != NULL) {
+		printf("\ncauses:\n");
+		for (p = e->causes; *p; p = nl ? nl + 1 : p + strlen(p)) {
+			nl = strchr(p, '\n');
+			printf("  - %.*s\n", (int)(nl ? (size_t)(nl - p) : strlen(p)), p);
+			if (nl == NULL)
+				break;
+		}
+	}
+	printf("\nfix: %s\n", e->fix);
+}
+
+/* cmd_explain - sasl-oauth2 explain [code] */
+static int
+cmd_explain(int argc, char **argv)
+{
+	const struct oa2_explain *e;
+
+	if (argc > 2 || (argc == 2 && argv[1][0] == '-' && argv[1][1] != 0))
+		usage();
+	if (argc == 1) {
+		for (size_t i = 0; i < oa2_explain_count(); i++) {
+			e = oa2_explain_at(i);
+			printf("%-24s %s\n", e->code, e->summary);
+		}
+		return EX_OK;
+	}
+	if ((e = oa2_explain_find(argv[1])) == NULL) {
+		sao_warn("no page for \"%s\": run \"%s explain\" for the list",
+		    argv[1], PROG);
+		return EX_DATAERR;
+	}
+	print_page(e);
+	return EX_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*run)(int, char **);
+	} cmds[] = {
+		{"authorize", cmd_authorize},
+		{"status", cmd_status},
+		{"refresh", cmd_refresh},
+		{"test", cmd_test},
+		{"revoke", cmd_revoke},
+		{"explain", cmd_explain},
+		{"import", cmd_import},
+		{"doctor", cmd_doctor},
+	};
+	int ex;
+
+	oa2_json_use_wiping_alloc();
+	if (argc < 2)
+		usage();
+	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("%s %s\n", PROG, PACKAGE_VERSION);
+		return EX_OK;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(synopsis, stdout);
+		return EX_OK;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(argv[1], cmds[i].name) == 0) {
+			ex = cmds[i].run(argc - 1, argv + 1);
+			oa2_http_cleanup();
+			return ex;
+		}
+	sao_warn("unknown command \"%s\"", argv[1]);
+	usage();
+}

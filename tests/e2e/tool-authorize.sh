@@ -119,7 +119,7 @@ check "paste: foreign state wrote nothing" test ! -e "$WORK/p2.json"
 # device flow with a confidential client (HTTP Basic), the user half by device-approve.py
 D=$WORK/device.json
 "${AZ[@]}" --client-id "$CLIENT_ID" --client-secret-file "$WORK/secret" --client-auth basic \
-	--flow device --user "$TEST_USER" --timeout 60 "$D" </dev/null >"$WORK/device.out" 2>"$WORK/device.err" &
+	--flow device --user "$TEST_USER" --owner postfix --timeout 60 "$D" </dev/null >"$WORK/device.out" 2>"$WORK/device.err" &
 pid=$!
 for ((i = 0; i < 100; i++)); do
 	u=$(grep -m1 '^https://' "$WORK/device.out") && break
@@ -132,6 +132,17 @@ ok $rc "device: authorize exits 0"
 [[ $rc -eq 0 ]] || diag "$WORK/device.err"
 check "device: the user code is shown framed" has "$WORK/device.err" '^    \|   .* .*   \|$'
 check "device: client_auth basic stored" jq -e '.client_auth == "basic"' "$D"
+check "device: --owner postfix gave the file to postfix" test "$(stat -c %U "$D")" = postfix
+
+# explicit endpoints instead of discovery
+"$TOOL" authorize --auth-url "$AUTHORIZATION_ENDPOINT" --token-url "$TOKEN_ENDPOINT" \
+	--ca-file "$CA_FILE" --no-browser "${PUB[@]}" --user "$TEST_USER" --timeout 20 \
+	"$WORK/explicit.json" </dev/null >"$WORK/explicit.out" 2>"$WORK/explicit.err" &
+pid=$!
+loc=$(user_side "$WORK/explicit.out") && curl -s -o /dev/null "$loc"
+wait_pid $pid 30
+ok $? "explicit --auth-url/--token-url: authorize exits 0"
+check "explicit endpoints: token_endpoint stored" jq -e --arg t "$TOKEN_ENDPOINT" '.token_endpoint == $t' "$WORK/explicit.json"
 
 # device flow aborted by the user
 "${AZ[@]}" --client-id "$CLIENT_ID" --client-secret-file "$WORK/secret" --client-auth basic \

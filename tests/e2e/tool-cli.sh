@@ -82,4 +82,29 @@ check "explain takes an SMTP reply: 5.7.139 names Authenticated SMTP" has "$WORK
 "$TOOL" explain AADSTS700082 >"$WORK/page"
 check "explain AADSTS700082 names the 90 days" has "$WORK/page" '90 days'
 
+# Provider presets build the right authorization URL (no network: nobody
+# answers, the run times out and writes nothing).
+"$TOOL" authorize --provider google --client-id 1234.apps.googleusercontent.com --no-browser \
+	--timeout 1 --user me@gmail.com "$WORK/g.json" </dev/null >"$WORK/g.url" 2>"$WORK/g.err"
+ok $([[ $? -eq 75 ]]; echo $?) "google preset: times out with EX_TEMPFAIL when nobody comes"
+check "google preset: Google's authorization endpoint" has "$WORK/g.url" '^https://accounts\.google\.com/o/oauth2/v2/auth\?'
+check "google preset: the Gmail scope" has "$WORK/g.url" 'scope=https%3A%2F%2Fmail\.google\.com%2F'
+check "google preset: access_type=offline and prompt=consent" has "$WORK/g.url" 'access_type=offline&prompt=consent'
+check "google preset: loopback redirect on 127.0.0.1" has "$WORK/g.url" 'redirect_uri=http%3A%2F%2F127\.0\.0\.1%3A[0-9]+%2F&'
+check "google preset: login_hint" has "$WORK/g.url" 'login_hint=me%40gmail\.com'
+check "google preset: nothing written" test ! -e "$WORK/g.json"
+"$TOOL" authorize --provider microsoft --tenant contoso.com --client-id 00000000-0000-0000-0000-000000000000 \
+	--no-browser --timeout 1 "$WORK/m.json" </dev/null >"$WORK/m.url" 2>"$WORK/m.err"
+ok $([[ $? -eq 75 ]]; echo $?) "microsoft preset: times out with EX_TEMPFAIL"
+check "microsoft preset: the tenant's v2.0 endpoint" has "$WORK/m.url" '^https://login\.microsoftonline\.com/contoso\.com/oauth2/v2\.0/authorize\?'
+check "microsoft preset: IMAP, SMTP and offline_access scopes" has "$WORK/m.url" 'IMAP\.AccessAsUser\.All.*SMTP\.Send.*offline_access'
+check "microsoft preset: redirect http://localhost" has "$WORK/m.url" 'redirect_uri=http%3A%2F%2Flocalhost%3A[0-9]+%2F&'
+"$TOOL" authorize --provider microsoft --tenant 'a/b' --client-id x "$WORK/m.json" </dev/null >/dev/null 2>&1
+ok $([[ $? -eq 78 ]]; echo $?) "microsoft preset: a tenant with a slash is refused"
+"$TOOL" authorize --auth-url https://idp.invalid/auth --token-url https://idp.invalid/token --client-id x \
+	--no-browser --timeout 1 --auth-param foo=bar "$WORK/e.json" </dev/null >"$WORK/e.url" 2>/dev/null
+check "explicit endpoints and --auth-param" has "$WORK/e.url" '^https://idp\.invalid/auth\?.*&foo=bar$'
+"$TOOL" authorize --provider google --client-id x --redirect-uri http://example.com/cb "$WORK/r.json" </dev/null >/dev/null 2>&1
+ok $([[ $? -ne 0 ]]; echo $?) "a non-loopback --redirect-uri is refused"
+
 done_testing

@@ -7,9 +7,9 @@
 #   user_side OUTFILE [HINT] the "user": follow the authorization URL printed
 #                            in OUTFILE (its first https:// line) through the
 #                            provider's redirects; print the final loopback URL
-# BUILD is the build directory (default: the source tree's _build-test/gcc or
-# $top/_build).  E2E_PORT_BASE=N moves every stack port to N+offset, so a
-# developer's run does not collide with another stack on the default ports.
+# BUILD is the build directory (default: the source tree's _build-test/gcc,
+# as scripts/test sets it).  PORT_OFFSET=N (read by stack.sh) moves every stack port by N,
+# so a developer's run does not collide with another stack on the defaults.
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -71,13 +71,6 @@ require_tool() {
 
 start_stack() {
 	[[ $EUID -eq 0 ]] || skip_all "the stack needs root"
-	if [[ -n "${E2E_PORT_BASE:-}" ]]; then
-		local b=$E2E_PORT_BASE
-		export IDP_PORT=$((b + 443)) IMAP_PORT=$((b + 143)) IMAPS_PORT=$((b + 993)) \
-			SUBMISSION_PORT=$((b + 587)) LMTP_PORT=$((b + 424)) \
-			DOVECOT_AUTH_PORT=$((b + 345)) PF_IN_PORT=$((b + 525)) \
-			PF_IN_PLAIN_PORT=$((b + 526)) PF_OUT_PORT=$((b + 527))
-	fi
 	export PLUGIN_DIR=$PLUGIN_BUILD_DIR
 	STACK=$WORK/stack
 	if ! bash "$STACK_SH" start "$STACK" >"$WORK/stack.out" 2>&1; then

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*++
+ * NAME
+ *	import 3
+ * SUMMARY
+ *	sasl-oauth2 import: take over a sasl-xoauth2 token file
+ * DESCRIPTION
+ *	cmd_import() reads a sasl-xoauth2 token file (access_token,
+ *	refresh_token, expiry, perhaps user, client_id, ...) and
+ *	sasl-xoauth2's configuration (/etc/sasl-xoauth2.conf, or --config):
+ *	the configuration's client_id, client_secret, token_endpoint, proxy,
+ *	ca_bundle_file and ca_certs_dir are merged into the token where the
+ *	token does not set them, and the result is written to the
+ *	destination (mode 0600, atomically, through oa2_token_save).  The
+ *	originals are only read.  "imported_from" and "imported_at" record
+ *	where the file came from.
+ * SECURITY
+ *	The serialized document is wiped; nothing from the files is printed.
+ * LICENSE
+ *	MIT
+ *--*/
+#include "config.h"
+
+#include <sys/stat.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "oa2_tokfile.h"
+#include "sao.h"
+
+#define XO_CONFIG "/etc/sasl-xoauth2.conf"
+
+/* load_json - a JSON object from path, or NULL (message printed) */
+static json_t *
+load_json(const char *path, const char *what)
+{
+	json_error_t je;
+	json_t *doc;
+	struct stat st;
+
+	if (stat(path, &st) == 0 && (st.st_mode & 004) && strcmp(what, "token") == 0)
+		sao_warn("%s: warning: readable by everyone: the refresh token in it "
+		    "should be treated as leaked", path);
+	if ((doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je)) == NULL) {
+		sao_warn("%s: cannot read the %s file: %s (line %d)", path, what,
+		    je.line > 0 ? "not valid JSON" : strerror(errno), je.line);
+		return NULL;
+	}
+	if (!json_is_object(doc)) {
+		sao_warn("%s: the %s file is not a JSON object", path, what);
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+/* free_dump - wipe and release a json_dumps() result with jansson's allocator */
+static void
+free_dump(char *dump)
+{
+	json_malloc_t m;
+	json_free_t f;
+
+	oa2_wipe(dump, strlen(dump));
+	json_get_alloc_funcs(&m, &f);
+	f(dump);
+}
+
+int
+cmd_import(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"force", no_argument, NULL, 'f'},
+		{"config", required_argument, NULL, 256},
+		{"owner", required_argument, NULL, 257},
+		{NULL, 0, NULL, 0}
+	};
+	static const char *merged[] = {"client_id", "client_secret",
+	    "token_endpoint", "proxy", "ca_bundle_file", "ca_certs_dir"};
+	const char *config = NULL, *owner = NULL, *src, *dst;
+	struct oa2_token tok = {0};
+	struct oa2_error err;
+	struct stat st;
+	json_t *doc, *conf = NULL;
+	char *dump, now[32];
+	int c, force = 0, n = 0;
+
+	while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': force = 1; break;
+		case 256: config = optarg; break;
+		case 257: owner = optarg; break;
+		default: usage();
+		}
+	}
+	if (optind != argc - 2)
+		usage();
+	src = argv[optind];
+	dst = argv[optind + 1];
+	if (lstat(dst, &st) == 0 && !force) {
+		sao_warn("%s exists: not replacing it (add -f)", dst);
+		return EX_CANTCREAT;
+	}
+	if ((doc = load_json(src, "token")) == NULL)
+		return EX_NOINPUT;
+	if (!json_is_string(json_object_get(doc, "refresh_token"))) {
+		sao_warn("%s: no refresh_token: not a sasl-xoauth2 token file", src);
+		json_decref(doc);
+		return EX_DATAERR;
+	}
+	if (config == NULL && access(XO_CONFIG, F_OK) == 0)
+		config = XO_CONFIG;
+	if (config != NULL && (conf = load_json(config, "sasl-xoauth2 configuration")) == NULL) {
+		json_decref(doc);
+		return EX_NOINPUT;
+	}
+	for (size_t i = 0; conf != NULL && i < sizeof(merged) / sizeof(merged[0]); i++) {
+		json_t *v = json_object_get(conf, merged[i]);
+
+		if (json_is_string(v) && *json_string_value(v) &&
+		    json_object_get(doc, merged[i]) == NULL) {
+			json_object_set(doc, merged[i], v);
+			n++;
+		}
+	}
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	json_object_set_new(doc, "imported_from", json_string(src));
+	json_object_set_new(doc, "imported_at", json_string(now));
+	dump = json_dumps(doc, JSON_PRESERVE_ORDER | JSON_INDENT(2));
+	json_decref(doc);
+	json_decref(conf);
+	if (dump == NULL)
+		sao_die(EX_OSERR, "out of memory");
+	if (oa2_token_parse(&tok, dst, dump, strlen(dump), &err) != OA2_OK ||
+	    oa2_token_save(&tok, dst, &err) != OA2_OK) {
+		free_dump(dump);
+		oa2_token_free(&tok);
+		return sao_report(&err);
+	}
+	free_dump(dump);
+	oa2_token_free(&tok);
+	if (owner != NULL && sao_chown_spec(dst, owner) < 0)
+		return EX_NOPERM;
+	sao_info("%s: imported from %s%s%s (%d setting%s merged); check it with: "
+	    "%s refresh %s", dst, src, config ? " and " : "", config ? config : "",
+	    n, n == 1 ? "" : "s", PROG, dst);
+	return EX_OK;
+}

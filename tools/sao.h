@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*++
+ * NAME
+ *	sao 3h
+ * SUMMARY
+ *	shared declarations of the sasl-oauth2 command's modules
+ * DESCRIPTION
+ *	The command is split by subcommand (authorize.c, status.c,
+ *	conntest.c, revoke.c, import.c, doctor.c) over helpers in util.c
+ *	(messages, exit codes, secrets from files or the terminal, HTTP GET
+ *	for OpenID discovery, time and URL helpers), loopback.c (the RFC 8252
+ *	redirect listener) and qr.c (the QR code on a terminal).
+ *
+ *	Messages go to stderr, prefixed "sasl-oauth2: "; results meant for
+ *	scripts (the authorization URL, status --json) go to stdout.  No
+ *	function here ever prints a token or a secret.
+ *--*/
+#ifndef SAO_H
+#define SAO_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "oa2_config.h"
+#include "oa2_error.h"
+#include "oa2_mem.h"
+
+#define PROG "sasl-oauth2"
+
+/* Subcommands: argv[0] is the subcommand's name. */
+int cmd_authorize(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_refresh(int argc, char **argv);
+int cmd_test(int argc, char **argv);
+int cmd_revoke(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
+
+/* usage - print the SYNOPSIS of sasl-oauth2(1) and exit EX_USAGE */
+void usage(void) __attribute__((noreturn));
+
+/* Messages (util.c). */
+extern int sao_quiet;
+void sao_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void sao_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void sao_die(int ex, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+/* sao_explain - print the "why / fix / more" lines for code to f; 0 if unknown */
+int sao_explain(FILE *f, const char *code, const char *indent);
+/* sao_report - print err (and its explanation) to stderr; return its exit code */
+int sao_report(const struct oa2_error *err);
+/* sao_exit_code - sysexits(3) value for a core status */
+int sao_exit_code(enum oa2_status st);
+
+/* Secrets (util.c): never from argv. */
+/* sao_read_secret_file - first line of path ("-": standard input); NULL on error (message printed) */
+char *sao_read_secret_file(const char *path);
+/* sao_read_line - one line from fd 0 without stdio buffering; NULL at EOF/timeout */
+char *sao_read_line(size_t max, int timeout_s);
+/* sao_prompt_secret - ask on /dev/tty with echo off; NULL if no terminal */
+char *sao_prompt_secret(const char *prompt);
+
+/* HTTP GET of a JSON document (OpenID discovery); https only. */
+enum oa2_status sao_http_get(const char *url, const char *ca_file,
+    struct oa2_buf *body, long *status, struct oa2_error *err);
+
+/* Encoding and randomness (util.c). */
+int sao_random_b64url(char *out, size_t nbytes);	/* out: >= 4*nbytes/3+2 */
+int sao_b64url(const unsigned char *in, size_t n, char *out, size_t outsz);
+int sao_pkce_challenge(const char *verifier, char *out, size_t outsz);
+/* sao_query_param - decoded value of name in a query string (after '?' or whole); malloc'ed or NULL */
+char *sao_query_param(const char *url_or_query, const char *name);
+/* sao_url_append - append "&name=value" (percent-encoded) to an URL buffer */
+int sao_url_append(struct oa2_buf *url, const char *name, const char *value);
+
+/* Time (util.c). */
+void sao_fmt_time(long long t, char *buf, size_t size);	/* "2025-11-25 11:06:00 UTC" */
+void sao_fmt_delta(long long secs, char *buf, size_t size);	/* "3 d 4 h", "59 min" */
+long long sao_parse_epoch(const char *s);		/* digits -> value, else -1 */
+int sao_isatty_err(void);
+
+/* Token file helpers (util.c). */
+/* sao_set_time_field - under the file's lock, set name to now (epoch string) */
+int sao_stamp(const char *path, const char *name, struct oa2_error *err);
+/* sao_chown_spec - chown path to "user[:group]"; 0 ok, -1 (message printed) */
+int sao_chown_spec(const char *path, const char *spec);
+/* sao_load_config - load the global configuration (missing file is fine) */
+int sao_load_config(struct oa2_config *cfg);
+
+/* QR code (qr.c): draws text as a QR code on f when f is a terminal and libqrencode is there. */
+void sao_qr_print(FILE *f, const char *text);
+
+/* Loopback redirect listener (loopback.c), RFC 8252 7.3. */
+struct sao_loopback {
+	int fd[2];		/* IPv4 and IPv6 sockets, -1 when absent */
+	unsigned port;
+	char host[64];		/* as in the redirect URI: 127.0.0.1, [::1], localhost */
+	char path[256];
+};
+/* sao_loopback_open - parse uri (http://HOST[:PORT][/PATH]), listen; -1 with err */
+int sao_loopback_open(struct sao_loopback *lb, const char *uri, unsigned port,
+    struct oa2_error *err);
+/* sao_loopback_uri - the redirect URI with the real port */
+void sao_loopback_uri(const struct sao_loopback *lb, char *buf, size_t size);
+/* sao_loopback_wait - wait for GET PATH?query; returns malloc'ed query, NULL on timeout/error (err set).
+ * answer() gives the page to send back for that query. */
+char *sao_loopback_wait(struct sao_loopback *lb, int timeout_s,
+    const char *(*answer)(const char *query, void *ctx), void *ctx,
+    int progress, struct oa2_error *err);
+void sao_loopback_close(struct sao_loopback *lb);
+/* sao_parse_redirect_uri - split a loopback URI; -1 if it is not one */
+int sao_parse_redirect_uri(const char *uri, char *host, size_t hsz,
+    unsigned *port, char *path, size_t psz);
+
+#endif

@@ -1,0 +1,516 @@
+/* SPDX-License-Identifier: MIT */
+/*++
+ * NAME
+ *	status 3
+ * SUMMARY
+ *	sasl-oauth2 status and refresh
+ * DESCRIPTION
+ *	cmd_status() is the "token valid" tag: for each token file, the
+ *	provider, user, scope, access token expiry, when the refresh token
+ *	was authorized and last used, the known ways it dies (Google
+ *	External+Testing apps: 7 days after consent; Google: 6 months unused;
+ *	Microsoft: 90 days unused), and whether the file is readable and
+ *	writable (and its directory writable, for the atomic rename) by the
+ *	user that will refresh it.  Exit codes are the monitoring plugin
+ *	ones: 0 ok, 1 warning, 2 critical, 3 unknown; --json for machines.
+ *	It does not contact the provider unless --refresh is given.
+ *
+ *	"Last used" is the later of the file's "refreshed_at" (written by
+ *	this tool) and its modification time: every refresh, by the plugin
+ *	too, replaces the file.
+ *
+ *	cmd_refresh() refreshes now, with oa2_access_token(force), under the
+ *	same lock and atomic write-back as the plugin; for a timer.
+ * LICENSE
+ *	MIT
+ *--*/
+#include "config.h"
+
+/* System library. */
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <libgen.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Utility library. */
+#include <jansson.h>
+
+/* Application-specific. */
+#include "oa2_explain.h"
+#include "oa2_http.h"
+#include "oa2_provider.h"
+#include "oa2_refresh.h"
+#include "oa2_tokfile.h"
+#include "sao.h"
+
+#define DAY (24LL * 3600)
+
+enum { ST_OK = 0, ST_WARNING = 1, ST_CRITICAL = 2, ST_UNKNOWN = 3 };
+static const char *state_names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
+
+struct report {
+	int state;
+	json_t *obj;		/* the --json object */
+	json_t *warnings;
+	json_t *errors;
+};
+
+/* raise_state - keep the worse state (UNKNOWN ranks below CRITICAL) */
+static void
+raise_state(struct report *r, int s)
+{
+	int rank[] = {0, 1, 3, 2};
+
+	if (rank[s] > rank[r->state])
+		r->state = s;
+}
+
+static void
+add_warning(struct report *r, int s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void
+add_warning(struct report *r, int s, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	raise_state(r, s);
+	json_array_append_new(s == ST_WARNING ? r->warnings : r->errors,
+	    json_string(buf));
+}
+
+/* may - can (uid, groups) do want (4 r, 2 w, 1 x) on st? */
+static int
+may(uid_t uid, const gid_t *groups, int ngroups, const struct stat *st, int want)
+{
+	int bits;
+
+	if (uid == 0)
+		return !(want & 1) || (st->st_mode & 0111) || S_ISDIR(st->st_mode);
+	if (st->st_uid == uid)
+		bits = (st->st_mode >> 6) & 7;
+	else {
+		bits = st->st_mode & 7;
+		for (int i = 0; i < ngroups; i++)
+			if (groups[i] == st->st_gid) {
+				bits = (st->st_mode >> 3) & 7;
+				break;
+			}
+	}
+	return (bits & want) == want;
+}
+
+/* check_access - readable/writable file, writable directory, for user */
+static void
+check_access(struct report *r, const char *path, const struct stat *st,
+    const char *user)
+{
+	struct passwd *pw = user ? getpwnam(user) : getpwuid(geteuid());
+	gid_t groups[64];
+	int ngroups = 64;
+	struct stat dst;
+	char dir[4096], *d;
+	const char *name;
+
+	if (pw == NULL) {
+		add_warning(r, ST_UNKNOWN, "no such user %s", user ? user : "(me)");
+		return;
+	}
+	name = pw->pw_name;
+	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &ngroups) < 0)
+		ngroups = 0;
+	json_object_set_new(r->obj, "checked_for_user", json_string(name));
+	if (!may(pw->pw_uid, groups, ngroups, st, 4 | 2))
+		add_warning(r, ST_CRITICAL, "%s cannot read and write the file "
+		    "(owner uid %u, mode %04o): chown %s %s", name,
+		    (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777), name, path);
+	snprintf(dir, sizeof(dir), "%s", path);
+	d = dirname(dir);
+	if (stat(d, &dst) == 0 && !may(pw->pw_uid, groups, ngroups, &dst, 2 | 1))
+		add_warning(r, ST_CRITICAL, "%s cannot create files in %s, so a "
+		    "refreshed token cannot be stored: chown %s %s", name, d,
+		    name, d);
+}
+
+/* provider_of - the provider name, from the file or its endpoint */
+static const char *
+provider_of(const struct oa2_token *tok, const struct oa2_config *cfg)
+{
+	const char *p = oa2_setting(tok, cfg, "provider");
+	const char *ep = oa2_setting(tok, cfg, "token_endpoint");
+
+	if (p != NULL)
+		return p;
+	if (ep == NULL)
+		return NULL;
+	if (strstr(ep, "google") != NULL)
+		return "google";
+	if (strstr(ep, "microsoftonline") != NULL)
+		return "microsoft";
+	return NULL;
+}
+
+/* jtime - an epoch member as a number (string digits accepted), else -1 */
+static long long
+jtime(const struct oa2_token *tok, const char *name)
+{
+	json_t *v = json_object_get(tok->root, name);
+
+	if (json_is_integer(v))
+		return json_integer_value(v);
+	if (json_is_string(v))
+		return sao_parse_epoch(json_string_value(v));
+	return -1;
+}
+
+/* set_time - "name": epoch and "name_text": readable, in the JSON object */
+static void
+set_time(json_t *o, const char *name, long long t)
+{
+	char buf[64], key[64];
+
+	if (t <= 0)
+		return;
+	json_object_set_new(o, name, json_integer(t));
+	sao_fmt_time(t, buf, sizeof(buf));
+	snprintf(key, sizeof(key), "%s_text", name);
+	json_object_set_new(o, key, json_string(buf));
+}
+
+/* lifetime_checks - the known ways a refresh token dies */
+static void
+lifetime_checks(struct report *r, const char *provider, long long authorized,
+    long long last_used, time_t now)
+{
+	char when[64];
+	long long idle = last_used > 0 ? now - last_used : -1;
+
+	if (provider == NULL)
+		return;
+	if (strcmp(provider, "google") == 0) {
+		if (authorized > 0 && now - authorized >= 6 * DAY &&
+		    last_used < authorized + 7 * DAY) {
+			sao_fmt_time(authorized + 7 * DAY, when, sizeof(when));
+			add_warning(r, ST_WARNING, "if the Google Cloud project's "
+			    "OAuth app is External and in Testing, this refresh "
+			    "token dies 7 days after consent (%s): publish the "
+			    "app (Google Auth Platform > Audience > Publish app) "
+			    "or re-authorize; run sasl-oauth2 refresh to check",
+			    when);
+		}
+		if (idle > 180 * DAY)
+			add_warning(r, ST_CRITICAL, "unused for %lld days: Google "
+			    "drops refresh tokens unused for 6 months; re-authorize",
+			    idle / DAY);
+		else if (idle > 150 * DAY)
+			add_warning(r, ST_WARNING, "unused for %lld days: Google "
+			    "drops it at 6 months; run sasl-oauth2 refresh", idle / DAY);
+	} else if (strncmp(provider, "microsoft", 9) == 0) {
+		if (idle > 90 * DAY)
+			add_warning(r, ST_CRITICAL, "unused for %lld days: Microsoft "
+			    "refresh tokens die after 90 days without use "
+			    "(AADSTS700082); re-authorize", idle / DAY);
+		else if (idle > 60 * DAY) {
+			sao_fmt_time(last_used + 90 * DAY, when, sizeof(when));
+			add_warning(r, ST_WARNING, "unused for %lld days: Microsoft "
+			    "refresh tokens die after 90 days without use (%s); run "
+			    "sasl-oauth2 refresh (weekly, from a timer)",
+			    idle / DAY, when);
+		}
+	}
+}
+
+/* status_one - fill r for one file */
+static void
+status_one(struct report *r, const char *path, const struct oa2_config *cfg,
+    int refresh, const char *for_user)
+{
+	struct oa2_token tok = {0};
+	struct oa2_error err;
+	struct stat st;
+	const char *provider, *ep;
+	long long authorized, refreshed, last_used;
+	time_t now;
+
+	json_object_set_new(r->obj, "file", json_string(path));
+	if (lstat(path, &st) < 0) {
+		add_warning(r, errno == EACCES ? ST_UNKNOWN : ST_CRITICAL,
+		    "%s: %s", path, strerror(errno));
+		return;
+	}
+	if (refresh) {
+		struct oa2_refresh_opts ro = {.cfg = cfg};
+		struct oa2_refresh_info info;
+
+		if (oa2_access_token(path, &ro, &tok, &info, &err) != OA2_OK) {
+			add_warning(r, err.status == OA2_ERR_TEMP ? ST_UNKNOWN :
+			    ST_CRITICAL, "%s", err.msg);
+			json_object_set_new(r->obj, "error_code",
+			    json_string(err.code));
+			return;
+		}
+		json_object_set_new(r->obj, "refreshed", json_boolean(info.refreshed));
+		oa2_token_free(&tok);
+		if (info.refreshed && sao_stamp(path, "refreshed_at", &err) < 0)
+			add_warning(r, ST_WARNING, "%s", err.msg);
+		lstat(path, &st);
+	}
+	if (oa2_token_load(&tok, path, &err) != OA2_OK) {
+		add_warning(r, errno == EACCES && access(path, R_OK) < 0 ?
+		    ST_UNKNOWN : ST_CRITICAL, "%s", err.msg);
+		json_object_set_new(r->obj, "error_code", json_string(err.code));
+		return;
+	}
+	now = time(NULL);
+	provider = provider_of(&tok, cfg);
+	ep = oa2_setting(&tok, cfg, "token_endpoint");
+	if (provider != NULL)
+		json_object_set_new(r->obj, "provider", json_string(provider));
+	if (ep == NULL && provider != NULL && oa2_provider_find(provider) != NULL) {
+		static char url[1024];
+
+		if (oa2_provider_url(oa2_provider_find(provider)->token_url,
+		    oa2_setting(&tok, cfg, "tenant"), url, sizeof(url)) == 0)
+			ep = url;
+	}
+	if (ep != NULL) {
+		char host[256];
+
+		oa2_url_host(ep, host, sizeof(host));
+		json_object_set_new(r->obj, "token_endpoint_host", json_string(host));
+	} else
+		add_warning(r, ST_CRITICAL, "no token endpoint: set \"provider\" or "
+		    "\"token_endpoint\"");
+	if (oa2_setting(&tok, cfg, "client_id") == NULL)
+		add_warning(r, ST_CRITICAL, "no client_id in the file or %s",
+		    oa2_config_path());
+	else
+		json_object_set_new(r->obj, "client_id",
+		    json_string(oa2_setting(&tok, cfg, "client_id")));
+	if (tok.user != NULL)
+		json_object_set_new(r->obj, "user", json_string(tok.user));
+	if (oa2_setting(&tok, cfg, "scope") != NULL)
+		json_object_set_new(r->obj, "scope",
+		    json_string(oa2_setting(&tok, cfg, "scope")));
+	json_object_set_new(r->obj, "access_token_valid",
+	    json_boolean(oa2_token_fresh(&tok, 0, now)));
+	set_time(r->obj, "access_token_expires_at", tok.expiry);
+	authorized = jtime(&tok, "authorized_at");
+	refreshed = jtime(&tok, "refreshed_at");
+	last_used = refreshed > (long long)st.st_mtime ? refreshed :
+	    (long long)st.st_mtime;
+	set_time(r->obj, "authorized_at", authorized);
+	set_time(r->obj, "refreshed_at", refreshed);
+	set_time(r->obj, "refresh_token_last_used", last_used);
+	json_object_set_new(r->obj, "mode",
+	    json_integer((json_int_t)(st.st_mode & 07777)));
+	json_object_set_new(r->obj, "owner_uid", json_integer((json_int_t)st.st_uid));
+	lifetime_checks(r, provider, authorized, last_used, now);
+	check_access(r, path, &st, for_user);
+	oa2_token_free(&tok);
+}
+
+/* print_text - the human form of one report */
+static void
+print_text(const struct report *r)
+{
+	json_t *o = r->obj, *v;
+	char buf[64];
+	size_t i;
+	long long exp;
+
+#define S(k) (json_is_string(json_object_get(o, k)) ? \
+	json_string_value(json_object_get(o, k)) : NULL)
+	printf("%s: %s\n", S("file"), state_names[r->state]);
+	if (S("provider") || S("token_endpoint_host"))
+		printf("  provider      %s%s%s%s\n", S("provider") ? S("provider") :
+		    "(other)", S("token_endpoint_host") ? " (token endpoint " : "",
+		    S("token_endpoint_host") ? S("token_endpoint_host") : "",
+		    S("token_endpoint_host") ? ")" : "");
+	if (S("user"))
+		printf("  user          %s\n", S("user"));
+	if (S("client_id"))
+		printf("  client        %s\n", S("client_id"));
+	if (S("scope"))
+		printf("  scope         %s\n", S("scope"));
+	if ((v = json_object_get(o, "access_token_expires_at")) != NULL) {
+		exp = json_integer_value(v);
+		sao_fmt_delta(exp - (long long)time(NULL), buf, sizeof(buf));
+		printf("  access token  %s %s (%s %s)%s\n",
+		    json_is_true(json_object_get(o, "access_token_valid")) ?
+		    "valid until" : "expired at", S("access_token_expires_at_text"),
+		    exp > time(NULL) ? "in" : "", buf,
+		    exp > time(NULL) ? "" : "; the next use refreshes it");
+	} else if (S("file") && !json_object_get(o, "error_code") &&
+	    json_array_size(r->errors) == 0)
+		printf("  access token  none yet; the first use gets one\n");
+	if ((v = json_object_get(o, "authorized_at")) != NULL) {
+		sao_fmt_delta((long long)time(NULL) - json_integer_value(v), buf,
+		    sizeof(buf));
+		printf("  authorized    %s (%s ago)\n", S("authorized_at_text"), buf);
+	}
+	if ((v = json_object_get(o, "refresh_token_last_used")) != NULL) {
+		sao_fmt_delta((long long)time(NULL) - json_integer_value(v), buf,
+		    sizeof(buf));
+		printf("  last refresh  %s (%s ago)\n",
+		    S("refresh_token_last_used_text"), buf);
+	}
+	if (S("checked_for_user"))
+		printf("  file          mode %04llo, owner uid %lld; checked for "
+		    "user %s\n", (long long)json_integer_value(json_object_get(o,
+		    "mode")), (long long)json_integer_value(json_object_get(o,
+		    "owner_uid")), S("checked_for_user"));
+	json_array_foreach(r->errors, i, v)
+		printf("  critical: %s\n", json_string_value(v));
+	json_array_foreach(r->warnings, i, v)
+		printf("  warning: %s\n", json_string_value(v));
+	if (S("error_code")) {
+		const struct oa2_explain *e = oa2_explain_find(S("error_code"));
+
+		if (e != NULL)
+			printf("  fix: %s\n  more: %s explain %s\n", e->fix, PROG,
+			    e->code);
+	}
+#undef S
+}
+
+enum { O_JSON = 256, O_REFRESH, O_FOR_USER };
+
+int
+cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, O_JSON},
+		{"refresh", no_argument, NULL, O_REFRESH},
+		{"for-user", required_argument, NULL, O_FOR_USER},
+		{NULL, 0, NULL, 0}
+	};
+	struct oa2_config cfg;
+	const char *for_user = NULL;
+	json_t *all;
+	int c, json = 0, refresh = 0, worst = ST_OK, cfg_ok;
+	int rank[] = {0, 1, 3, 2};
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case O_JSON: json = 1; break;
+		case O_REFRESH: refresh = 1; break;
+		case O_FOR_USER: for_user = optarg; break;
+		default: usage();
+		}
+	}
+	if (optind >= argc)
+		usage();
+	if (for_user != NULL && getpwnam(for_user) == NULL) {
+		sao_warn("--for-user %s: no such user", for_user);
+		return ST_UNKNOWN;
+	}
+	cfg_ok = sao_load_config(&cfg) == 0;
+	all = json_array();
+	for (int i = optind; i < argc; i++) {
+		struct report r = {.state = ST_OK};
+
+		r.obj = json_object();
+		r.warnings = json_array();
+		r.errors = json_array();
+		if (!cfg_ok)
+			add_warning(&r, ST_CRITICAL, "the configuration file %s is "
+			    "not usable (see above)", oa2_config_path());
+		status_one(&r, argv[i], cfg_ok ? &cfg : NULL, refresh, for_user);
+		json_object_set_new(r.obj, "state", json_string(state_names[r.state]));
+		json_object_set_new(r.obj, "exit", json_integer(r.state));
+		json_object_set(r.obj, "warnings", r.warnings);
+		json_object_set(r.obj, "critical", r.errors);
+		if (!json)
+			print_text(&r);
+		if (rank[r.state] > rank[worst])
+			worst = r.state;
+		json_array_append(all, r.obj);
+		json_decref(r.warnings);
+		json_decref(r.errors);
+		json_decref(r.obj);
+	}
+	if (json) {
+		json_dumpf(all, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		fputc('\n', stdout);
+	}
+	json_decref(all);
+	oa2_config_free(&cfg);
+	return worst;
+}
+
+/* refresh_log - the core's notices, on stderr */
+static void
+refresh_log(void *ctx, int level, const char *msg)
+{
+	(void)ctx;
+	if (level <= OA2_LOG_WARNING)
+		sao_warn("%s", msg);
+}
+
+int
+cmd_refresh(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"quiet", no_argument, NULL, 'q'},
+		{NULL, 0, NULL, 0}
+	};
+	struct oa2_config cfg;
+	int c, ex = EX_OK;
+
+	while ((c = getopt_long(argc, argv, "q", opts, NULL)) != -1) {
+		switch (c) {
+		case 'q': sao_quiet = 1; break;
+		default: usage();
+		}
+	}
+	if (optind >= argc)
+		usage();
+	if (sao_load_config(&cfg) < 0)
+		return EX_CONFIG;
+	for (int i = optind; i < argc; i++) {
+		struct oa2_refresh_opts ro = {.cfg = &cfg, .force = 1,
+		    .log = refresh_log};
+		struct oa2_refresh_info info;
+		struct oa2_token tok;
+		struct oa2_error err;
+		char when[64], in[64];
+		int e;
+
+		if (oa2_access_token(argv[i], &ro, &tok, &info, &err) != OA2_OK) {
+			e = sao_report(&err);
+			if (ex == EX_OK)
+				ex = e;
+			continue;
+		}
+		oa2_token_free(&tok);
+		if (info.stale_ok) {
+			if (ex == EX_OK)
+				ex = EX_TEMPFAIL;
+			continue;
+		}
+		if (info.refreshed && sao_stamp(argv[i], "refreshed_at", &err) < 0)
+			sao_report(&err);
+		sao_fmt_time(info.expires_at, when, sizeof(when));
+		sao_fmt_delta(info.expires_at - (long long)time(NULL), in, sizeof(in));
+		sao_info("%s: %s; access token valid until %s (in %s)%s", argv[i],
+		    info.reused ? "another process had just refreshed it" :
+		    "refreshed", when, in, info.rotated ?
+		    "; the provider rotated the refresh token (stored)" : "");
+	}
+	oa2_config_free(&cfg);
+	return ex;
+}

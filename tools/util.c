@@ -1,0 +1,562 @@
+/* SPDX-License-Identifier: MIT */
+/*++
+ * NAME
+ *	util 3
+ * SUMMARY
+ *	helpers of the sasl-oauth2 command
+ * DESCRIPTION
+ *	Messages and exit codes, secrets read from files, standard input or
+ *	the terminal (never argv), an HTTPS GET for OpenID discovery,
+ *	base64url and PKCE (RFC 7636 4.2), query-string parsing, time
+ *	formatting, and small token-file edits under the file's lock.
+ * SECURITY
+ *	Secrets read here live in memory the caller wipes with
+ *	oa2_free_secret(); the line buffers are wiped before they are freed.
+ *	The terminal echo is restored on every path.
+ * LICENSE
+ *	MIT
+ *--*/
+#include "config.h"
+
+/* System library. */
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Utility library. */
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+/* Application-specific. */
+#include "oa2_explain.h"
+#include "oa2_http.h"
+#include "oa2_tokfile.h"
+#include "sao.h"
+
+int sao_quiet;
+
+void
+sao_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", PROG);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void
+sao_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (sao_quiet)
+		return;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void
+sao_die(int ex, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", PROG);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(ex);
+}
+
+int
+sao_explain(FILE *f, const char *code, const char *indent)
+{
+	const struct oa2_explain *e = oa2_explain_find(code);
+
+	if (e == NULL)
+		return 0;
+	fprintf(f, "%swhy: %s\n", indent, e->summary);
+	fprintf(f, "%sfix: %s\n", indent, e->fix);
+	fprintf(f, "%smore: %s explain %s\n", indent, PROG, e->code);
+	return 1;
+}
+
+int
+sao_exit_code(enum oa2_status st)
+{
+	switch (st) {
+	case OA2_OK:		return EX_OK;
+	case OA2_ERR_TEMP:	return EX_TEMPFAIL;
+	case OA2_ERR_PERM:	return EX_NOPERM;
+	case OA2_ERR_INPUT:	return EX_CONFIG;
+	case OA2_ERR_AUTH:	return EX_NOPERM;
+	case OA2_ERR_PROTO:	return EX_PROTOCOL;
+	case OA2_ERR_NOMEM:	return EX_OSERR;
+	case OA2_ERR_INTERNAL:	return EX_SOFTWARE;
+	}
+	return EX_SOFTWARE;
+}
+
+int
+sao_report(const struct oa2_error *err)
+{
+	sao_warn("%s", err->msg);
+	if (err->code[0])
+		sao_explain(stderr, err->code, "  ");
+	return sao_exit_code(err->status);
+}
+
+/* ------------------------------------------------------------ secrets */
+
+/* chomp - drop a trailing CR/LF */
+static void
+chomp(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+		s[--n] = 0;
+}
+
+char *
+sao_read_line(size_t max, int timeout_s)
+{
+	struct oa2_buf b;
+	struct pollfd pfd = {.fd = 0, .events = POLLIN};
+	time_t deadline = timeout_s > 0 ? time(NULL) + timeout_s : 0;
+	char c, *out;
+	ssize_t n;
+
+	oa2_buf_init(&b, max);
+	for (;;) {
+		if (deadline) {
+			long left = (long)(deadline - time(NULL));
+			int r;
+
+			if (left <= 0)
+				break;
+			r = poll(&pfd, 1, (int)(left > 1000 ? 1000000 : left * 1000));
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				continue;
+		}
+		n = read(0, &c, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (c == '\n') {
+			if (b.data == NULL && oa2_buf_append(&b, "", 0) < 0)
+				break;
+			goto done;
+		}
+		if (oa2_buf_putc(&b, c) < 0) {
+			oa2_buf_free(&b);
+			return NULL;
+		}
+	}
+	if (b.len == 0) {
+		oa2_buf_free(&b);
+		return NULL;
+	}
+done:
+	out = oa2_strdup(b.data);
+	oa2_buf_free(&b);
+	if (out != NULL)
+		chomp(out);
+	return out;
+}
+
+char *
+sao_read_secret_file(const char *path)
+{
+	char buf[8192], *s;
+	struct stat st;
+	FILE *f;
+	int fd;
+
+	if (strcmp(path, "-") == 0) {
+		if ((s = sao_read_line(8192, 0)) == NULL || *s == 0) {
+			oa2_free_secret(&s);
+			sao_warn("no client secret on standard input");
+			return NULL;
+		}
+		return s;
+	}
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		sao_warn("%s: cannot open the client secret file: %s", path,
+		    strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == 0 && (st.st_mode & 004))
+		sao_warn("%s: warning: the client secret file is readable by "
+		    "everyone (chmod 600 %s)", path, path);
+	if ((f = fdopen(fd, "r")) == NULL) {
+		close(fd);
+		sao_warn("%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fgets(buf, sizeof(buf), f) == NULL) {
+		fclose(f);
+		sao_warn("%s: the client secret file is empty", path);
+		return NULL;
+	}
+	fclose(f);
+	chomp(buf);
+	s = buf[0] ? oa2_strdup(buf) : NULL;
+	oa2_wipe(buf, sizeof(buf));
+	if (s == NULL)
+		sao_warn("%s: the client secret file's first line is empty", path);
+	return s;
+}
+
+char *
+sao_prompt_secret(const char *prompt)
+{
+	struct termios old, noecho;
+	char buf[8192], *s = NULL;
+	FILE *tty;
+	int restore = 0;
+
+	if ((tty = fopen("/dev/tty", "r+")) == NULL)
+		return NULL;
+	fputs(prompt, tty);
+	fflush(tty);
+	if (tcgetattr(fileno(tty), &old) == 0) {
+		noecho = old;
+		noecho.c_lflag &= ~(tcflag_t)ECHO;
+		noecho.c_lflag |= ECHONL;
+		restore = tcsetattr(fileno(tty), TCSAFLUSH, &noecho) == 0;
+	}
+	if (fgets(buf, sizeof(buf), tty) != NULL) {
+		chomp(buf);
+		s = oa2_strdup(buf);
+	}
+	if (restore)
+		tcsetattr(fileno(tty), TCSAFLUSH, &old);
+	oa2_wipe(buf, sizeof(buf));
+	fclose(tty);
+	return s;
+}
+
+/* ------------------------------------------------------------ HTTP GET */
+
+/* collect - libcurl write callback into a capped buffer */
+static size_t
+collect(char *p, size_t size, size_t n, void *arg)
+{
+	return oa2_buf_append(arg, p, size * n) < 0 ? 0 : size * n;
+}
+
+enum oa2_status
+sao_http_get(const char *url, const char *ca_file, struct oa2_buf *body,
+    long *status, struct oa2_error *err)
+{
+	char host[256], ebuf[CURL_ERROR_SIZE] = "";
+	CURLcode rc;
+	CURL *c;
+
+	oa2_url_host(url, host, sizeof(host));
+	oa2_buf_init(body, 256 * 1024);
+	if (strncmp(url, "https://", 8) != 0)
+		return oa2_error_set(err, OA2_ERR_INPUT, "url",
+		    "%s: only https:// URLs are used", host);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+	    (c = curl_easy_init()) == NULL)
+		return oa2_error_set(err, OA2_ERR_INTERNAL, "curl",
+		    "cannot initialise libcurl");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+#else
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS, CURLPROTO_HTTPS);
+#endif
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (ca_file != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
+	curl_easy_setopt(c, CURLOPT_PROXY, "");
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	curl_easy_cleanup(c);
+	if (rc == CURLE_OK)
+		return OA2_OK;
+	oa2_buf_free(body);
+	switch (rc) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+		return oa2_error_set(err, OA2_ERR_PERM, "tls",
+		    "TLS certificate of %s not accepted: %s (give the CA with "
+		    "--ca-file)", host, ebuf[0] ? ebuf : curl_easy_strerror(rc));
+	case CURLE_SSL_CACERT_BADFILE:
+		return oa2_error_set(err, OA2_ERR_INPUT, "ca_bundle",
+		    "cannot read the CA bundle: %s", ebuf[0] ? ebuf :
+		    curl_easy_strerror(rc));
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return oa2_error_set(err, OA2_ERR_TEMP, "dns",
+		    "cannot resolve %s", host);
+	case CURLE_OPERATION_TIMEDOUT:
+		return oa2_error_set(err, OA2_ERR_TEMP, "timeout",
+		    "%s did not answer in time", host);
+	default:
+		return oa2_error_set(err, OA2_ERR_TEMP, "network",
+		    "cannot reach %s: %s", host, ebuf[0] ? ebuf :
+		    curl_easy_strerror(rc));
+	}
+}
+
+/* ------------------------------------------------------------ encodings */
+
+int
+sao_b64url(const unsigned char *in, size_t n, char *out, size_t outsz)
+{
+	size_t need = 4 * ((n + 2) / 3) + 1;
+	int len;
+
+	if (outsz < need)
+		return -1;
+	len = EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+	while (len > 0 && out[len - 1] == '=')
+		len--;
+	out[len] = 0;
+	for (int i = 0; i < len; i++) {
+		if (out[i] == '+')
+			out[i] = '-';
+		else if (out[i] == '/')
+			out[i] = '_';
+	}
+	return len;
+}
+
+int
+sao_random_b64url(char *out, size_t nbytes)
+{
+	unsigned char rnd[96];
+	int r;
+
+	if (nbytes > sizeof(rnd) || RAND_bytes(rnd, (int)nbytes) != 1)
+		return -1;
+	r = sao_b64url(rnd, nbytes, out, 4 * ((nbytes + 2) / 3) + 1);
+	oa2_wipe(rnd, sizeof(rnd));
+	return r;
+}
+
+int
+sao_pkce_challenge(const char *verifier, char *out, size_t outsz)
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+
+	SHA256((const unsigned char *)verifier, strlen(verifier), md);
+	return sao_b64url(md, sizeof(md), out, outsz);
+}
+
+/* hexval - value of a hex digit, -1 if none */
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+char *
+sao_query_param(const char *s, const char *name)
+{
+	const char *q = strchr(s, '?'), *p, *end;
+	size_t nlen = strlen(name);
+	char *out, *o;
+
+	q = q ? q + 1 : s;
+	end = q + strcspn(q, "#");
+	for (p = q; p < end;) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *e = amp ? amp : end;
+
+		if ((size_t)(e - p) > nlen && strncmp(p, name, nlen) == 0 &&
+		    p[nlen] == '=') {
+			p += nlen + 1;
+			if ((out = oa2_malloc((size_t)(e - p) + 1)) == NULL)
+				return NULL;
+			for (o = out; p < e; p++) {
+				if (*p == '+')
+					*o++ = ' ';
+				else if (*p == '%' && e - p >= 3 && hexval(p[1]) >= 0 &&
+				    hexval(p[2]) >= 0) {
+					*o++ = (char)(hexval(p[1]) * 16 + hexval(p[2]));
+					p += 2;
+				} else
+					*o++ = *p;
+			}
+			*o = 0;
+			return out;
+		}
+		if (amp == NULL)
+			break;
+		p = amp + 1;
+	}
+	return NULL;
+}
+
+int
+sao_url_append(struct oa2_buf *url, const char *name, const char *value)
+{
+	struct oa2_buf one;
+	int r;
+
+	if (oa2_buf_putc(url, strchr(url->data ? url->data : "", '?') ? '&' : '?') < 0)
+		return -1;
+	oa2_buf_init(&one, 0);
+	r = oa2_form_add(&one, name, value);
+	if (r == 0)
+		r = oa2_buf_append(url, one.data, one.len);
+	oa2_buf_free(&one);
+	return r;
+}
+
+/* ------------------------------------------------------------ time */
+
+void
+sao_fmt_time(long long t, char *buf, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0 || gmtime_r(&tt, &tm) == NULL) {
+		snprintf(buf, size, "never");
+		return;
+	}
+	strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+void
+sao_fmt_delta(long long s, char *buf, size_t size)
+{
+	if (s < 0)
+		s = -s;
+	if (s >= 86400)
+		snprintf(buf, size, "%lld d %lld h", s / 86400, s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(buf, size, "%lld h %lld min", s / 3600, s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(buf, size, "%lld min", s / 60);
+	else
+		snprintf(buf, size, "%lld s", s);
+}
+
+long long
+sao_parse_epoch(const char *s)
+{
+	long long v = 0;
+
+	if (s == NULL || *s == 0)
+		return -1;
+	for (; *s; s++) {
+		if (!isdigit((unsigned char)*s) || v > 1000000000000LL)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}
+
+int
+sao_isatty_err(void)
+{
+	return isatty(2);
+}
+
+/* ------------------------------------------------------------ token files */
+
+int
+sao_stamp(const char *path, const char *name, struct oa2_error *err)
+{
+	struct oa2_token tok = {0};
+	char now[32];
+	int fd = -1, r = -1;
+
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	if (oa2_token_lock(path, &fd, err) != OA2_OK)
+		return -1;
+	if (oa2_token_load_fd(&tok, fd, path, err) == OA2_OK &&
+	    oa2_token_set_string(&tok, name, now, err) == OA2_OK &&
+	    oa2_token_save(&tok, path, err) == OA2_OK)
+		r = 0;
+	oa2_token_free(&tok);
+	oa2_token_unlock(&fd);
+	return r;
+}
+
+int
+sao_chown_spec(const char *path, const char *spec)
+{
+	char user[256];
+	const char *colon = strchr(spec, ':');
+	struct passwd *pw;
+	struct group *gr;
+	uid_t uid;
+	gid_t gid;
+
+	snprintf(user, sizeof(user), "%.*s",
+	    (int)(colon ? (size_t)(colon - spec) : strlen(spec)), spec);
+	if ((pw = getpwnam(user)) == NULL) {
+		sao_warn("--owner %s: no such user", user);
+		return -1;
+	}
+	uid = pw->pw_uid;
+	gid = pw->pw_gid;
+	if (colon != NULL && colon[1]) {
+		if ((gr = getgrnam(colon + 1)) == NULL) {
+			sao_warn("--owner %s: no such group", colon + 1);
+			return -1;
+		}
+		gid = gr->gr_gid;
+	}
+	if (lchown(path, uid, gid) < 0) {
+		sao_warn("%s: cannot chown to %s: %s", path, spec, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+sao_load_config(struct oa2_config *cfg)
+{
+	struct oa2_error err;
+
+	oa2_config_init(cfg);
+	if (oa2_config_load(cfg, oa2_config_path(), 0, &err) != OA2_OK) {
+		sao_report(&err);
+		return -1;
+	}
+	return 0;
+}
