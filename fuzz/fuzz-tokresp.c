@@ -121,9 +121,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(err.msg[0] == 0);
 	} else {
 		CHECK(err.status == st && err.msg[0] != 0 && err.code[0] != 0);
-		CHECK(r.access_token == NULL && r.refresh_token == NULL
-		    && r.token_type == NULL && r.scope == NULL
-		    && r.expires_in == 0);
+		CHECK(r.access_token == NULL && r.token_type == NULL
+		    && r.scope == NULL && r.expires_in == 0);
+		/* Only an unusable 2xx reply may leave a usable rotated refresh token. */
+		CHECK(r.refresh_token == NULL || (st == OA2_ERR_PROTO &&
+		    http >= 200 && http <= 299 && oa2_wire_check_token(
+		    r.refresh_token, strlen(r.refresh_token), NULL) == OA2_OK));
 		if (st != OA2_ERR_PERM && st != OA2_ERR_TEMP)
 			CHECK(r.error == NULL && r.error_description == NULL);
 		check_text(r.error, OA2_ERR_CODE_MAX - 1);

@@ -101,6 +101,83 @@ parse_level(const char *s)
 	return -1;
 }
 
+/*
+ * jansson does not always say when an allocation failed: it may report
+ * "invalid token", an empty error, or even return a document.  So the
+ * parse runs with an allocator that counts failures, as the token file
+ * does; a failure seen means "out of memory", never "fix your file".
+ */
+static json_malloc_t counted_inner;
+static unsigned long counted_failures;
+
+/* counting_malloc - jansson's allocator during a parse: count failures */
+static void *
+counting_malloc(size_t n)
+{
+	void *p = counted_inner(n);
+
+	if (p == NULL)
+		counted_failures++;
+	return p;
+}
+
+/* load_counted - json_loadb; *nomem set when any allocation failed */
+static json_t *
+load_counted(const char *data, size_t len, json_error_t *je, int *nomem)
+{
+	json_malloc_t m;
+	json_free_t f;
+	unsigned long before = counted_failures;
+	json_t *root;
+
+	json_get_alloc_funcs(&m, &f);
+	if (m != counting_malloc) {
+		counted_inner = m;
+		json_set_alloc_funcs(counting_malloc, f);
+	}
+	root = json_loadb(data, len, JSON_REJECT_DUPLICATES, je);
+	if (m != counting_malloc)
+		json_set_alloc_funcs(m, f);
+	*nomem = counted_failures != before;
+#if JANSSON_VERSION_HEX >= 0x020b00
+	if (root == NULL && json_error_code(je) == json_error_out_of_memory)
+		*nomem = 1;
+#endif
+	if (*nomem && root != NULL) {
+		json_decref(root);
+		root = NULL;
+	}
+	return root;
+}
+
+/*
+ * json_reason - jansson's error text without its "near '...'" part: that
+ * quotes the file, and the file may hold client_secret.
+ */
+static void
+json_reason(const json_error_t *je, char *out, size_t size)
+{
+	const char *near = strstr(je->text, " near ");
+	size_t n = near ? (size_t)(near - je->text) : strlen(je->text);
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(out, je->text, n);
+	out[n] = 0;
+}
+
+/* printable - copy s for a message: at most max bytes, control bytes as '?' */
+static const char *
+printable(const char *s, char *out, size_t size, size_t max)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i < max && i + 1 < size; i++)
+		out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	out[i] = 0;
+	return out;
+}
+
 enum oa2_status
 oa2_config_parse(struct oa2_config *cfg, const char *path, const char *data,
     size_t len, struct oa2_error *err)
@@ -108,16 +185,22 @@ oa2_config_parse(struct oa2_config *cfg, const char *path, const char *data,
 	json_error_t jerr;
 	const char *key;
 	json_t *root, *v;
+	char why[JSON_ERROR_TEXT_LENGTH], name[80];
+	int nomem;
 	long n;
 
 	oa2_config_init(cfg);
 	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
-	root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL)
+	root = load_counted(data, len, &jerr, &nomem);
+	if (root == NULL && nomem)
+		return oa2_error_set(err, OA2_ERR_NOMEM, "config",
+		    "%s: out of memory while parsing it", path);
+	if (root == NULL) {
+		json_reason(&jerr, why, sizeof(why));
 		return oa2_error_set(err, OA2_ERR_INPUT, "config",
 		    "%s: not valid JSON (line %d, column %d: %s): fix the file; "
-		    "see sasl-oauth2.conf(5)", path, jerr.line, jerr.column,
-		    jerr.text);
+		    "see sasl-oauth2.conf(5)", path, jerr.line, jerr.column, why);
+	}
 	if (!json_is_object(root)) {
 		json_decref(root);
 		return oa2_error_set(err, OA2_ERR_INPUT, "config",
@@ -143,8 +226,9 @@ oa2_config_parse(struct oa2_config *cfg, const char *path, const char *data,
 			continue;
 		}
 		oa2_error_set(err, OA2_ERR_INPUT, "config",
-		    "%s: unknown setting \"%.64s\": remove it or fix its name; "
-		    "see sasl-oauth2.conf(5)", path, key);
+		    "%s: unknown setting \"%s\": remove it or fix its name; "
+		    "see sasl-oauth2.conf(5)", path,
+		    printable(key, name, sizeof(name), 64));
 		json_decref(root);
 		return OA2_ERR_INPUT;
 	}
@@ -160,7 +244,8 @@ oa2_config_parse(struct oa2_config *cfg, const char *path, const char *data,
 	return OA2_OK;
 type:
 	oa2_error_set(err, OA2_ERR_INPUT, "config",
-	    "%s: setting \"%.64s\" must be %s", path, key,
+	    "%s: setting \"%s\" must be %s", path,
+	    printable(key, name, sizeof(name), 64),
 	    in_list(string_keys, key) ? "a string" :
 	    "a whole number of seconds");
 	json_decref(root);

@@ -42,15 +42,25 @@ oa2_http_cleanup(void)
 	curl_ready = 0;
 }
 
+/* What collect() appends to, and why it stopped. */
+struct sink {
+	struct oa2_buf *body;
+	int nomem;		/* an allocation failed (else: the cap was hit) */
+};
+
 /* collect - libcurl write callback: append to the capped body buffer */
 static size_t
 collect(char *ptr, size_t size, size_t nmemb, void *arg)
 {
-	struct oa2_buf *b = arg;
+	struct sink *s = arg;
+	struct oa2_buf *b = s->body;
 	size_t n = size * nmemb;
 
-	if (oa2_buf_append(b, ptr, n) < 0)
+	if (oa2_buf_append(b, ptr, n) < 0) {
+		/* Within the cap, so memory ran out: not "too large". */
+		s->nomem = n <= b->max && b->len <= b->max - n;
 		return 0;		/* CURLE_WRITE_ERROR */
+	}
 	return n;
 }
 
@@ -122,6 +132,23 @@ oa2_form_add(struct oa2_buf *form, const char *name, const char *value)
 	return 0;
 }
 
+/* tls_up - the connection and its TLS handshake were complete */
+static int
+tls_up(CURL *c)
+{
+#if LIBCURL_VERSION_NUM >= 0x073d00
+	curl_off_t us = 0;
+
+	return curl_easy_getinfo(c, CURLINFO_APPCONNECT_TIME_T, &us) == CURLE_OK &&
+	    us > 0;
+#else
+	double secs = 0;
+
+	return curl_easy_getinfo(c, CURLINFO_APPCONNECT_TIME, &secs) == CURLE_OK &&
+	    secs > 0;
+#endif
+}
+
 /* map_curl_error - classify a libcurl failure */
 static enum oa2_status
 map_curl_error(CURLcode rc, const char *host, const char *detail,
@@ -173,6 +200,7 @@ oa2_http_post_form(const char *url, const char *form, size_t form_len,
 	char host[256], errbuf[CURL_ERROR_SIZE];
 	char *u = NULL, *p = NULL;
 	struct curl_slist *hdrs = NULL;
+	struct sink sink;
 	enum oa2_status st;
 	CURL *c;
 	CURLcode rc;
@@ -225,8 +253,10 @@ oa2_http_post_form(const char *url, const char *form, size_t form_len,
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)form_len);
+	sink.body = &resp->body;
+	sink.nomem = 0;
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp->body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	if (basic_user != NULL) {
 		u = curl_easy_escape(c, basic_user, 0);
@@ -240,8 +270,17 @@ oa2_http_post_form(const char *url, const char *form, size_t form_len,
 		curl_easy_setopt(c, CURLOPT_PASSWORD, p);
 	}
 	rc = curl_easy_perform(c);
+	if (rc == CURLE_WRITE_ERROR && sink.nomem) {
+		st = oa2_error_set(err, OA2_ERR_NOMEM, "nomem",
+		    "out of memory receiving the reply of the token endpoint %s",
+		    host);
+		oa2_buf_free(&resp->body);
+		goto done;
+	}
 	if (rc != CURLE_OK) {
-		st = map_curl_error(rc, host, errbuf, to, err);
+		/* Until TLS is up, libcurl's limit is the connect timeout. */
+		st = map_curl_error(rc, host, errbuf,
+		    rc == CURLE_OPERATION_TIMEDOUT && !tls_up(c) ? cto : to, err);
 		oa2_buf_free(&resp->body);
 		goto done;
 	}

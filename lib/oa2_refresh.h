@@ -30,6 +30,24 @@
  *	attempt refreshes (under the lock; best effort).
  *
  *	oa2_setting() returns a string setting by that same precedence.
+ *
+ *	oa2_access_token_use() is the plugin's hot path.  It gets a usable
+ *	access token like oa2_access_token(), but instead of returning the
+ *	document it calls use(arg, access_token, user, err) (user: the
+ *	file's "user", or NULL) and returns what use() returned; the strings
+ *	are valid only during that call.  It keeps a per-process cache of
+ *	fresh access tokens keyed by the token file's path and identity
+ *	(device, inode, size, mtime, ctime): while lstat of the path shows
+ *	the very file a token came from and the token is fresh beyond the
+ *	refresh window, that token is used without opening or parsing the
+ *	file (one lstat, no allocation).  Any change of the file on disk
+ *	(another process refreshed, the token was marked stale, an edit,
+ *	chmod) makes the next call read it again.  Files changed less than
+ *	about three seconds before they were read are not cached (file
+ *	times are only as fine as the kernel's clock tick).  Cached tokens
+ *	are wiped when replaced or dropped; oa2_mark_stale() drops the
+ *	path's entry and oa2_token_cache_forget() drops one (NULL: all).
+ *	With force set, the cache is neither used nor filled.
  *--*/
 #ifndef OA2_REFRESH_H
 #define OA2_REFRESH_H
@@ -49,6 +67,7 @@ struct oa2_refresh_info {
 	int stale_ok;		/* refresh failed temporarily; the old token is still valid */
 	long long expires_at;	/* expiry of the access token handed out */
 	long elapsed_ms;	/* time spent in the request */
+	int cached;		/* oa2_access_token_use: served from the cache */
 };
 
 struct oa2_refresh_opts {
@@ -65,6 +84,16 @@ enum oa2_status oa2_access_token(const char *path,
 
 enum oa2_status oa2_mark_stale(const char *path, const char *access_token,
     struct oa2_error *err);
+
+typedef enum oa2_status (*oa2_token_use_fn)(void *arg,
+    const char *access_token, const char *user, struct oa2_error *err);
+
+enum oa2_status oa2_access_token_use(const char *path,
+    const struct oa2_refresh_opts *opts, oa2_token_use_fn use, void *arg,
+    struct oa2_refresh_info *info, struct oa2_error *err);
+
+/* oa2_token_cache_forget - wipe and drop the cached token of path (NULL: all) */
+void oa2_token_cache_forget(const char *path);
 
 const char *oa2_setting(const struct oa2_token *tok,
     const struct oa2_config *cfg, const char *name);

@@ -9,6 +9,8 @@
  *
  *	enum oa2_status oa2_token_load(tok, path, err)
  *	enum oa2_status oa2_token_load_fd(tok, fd, path, err)
+ *	enum oa2_status oa2_token_load_stat(tok, path, sb, err)
+ *	enum oa2_status oa2_token_load_fd_stat(tok, fd, path, sb, err)
  *	enum oa2_status oa2_token_parse(tok, path, data, len, err)
  *	enum oa2_status oa2_token_lock(path, fdp, err)
  *	void	oa2_token_unlock(fdp)
@@ -32,7 +34,12 @@
  *	type; a JSON null in an optional member counts as absent.  Every
  *	other member is kept, in order, and written back unchanged.  The
  *	views in struct oa2_token point into the document and are derived
- *	again after every change.
+ *	again after every change.  A load is open, fstat, one pread (the
+ *	buffer is sized from fstat; a file that grew meanwhile is read on up
+ *	to the cap) and close.  oa2_token_load_stat() and
+ *	oa2_token_load_fd_stat() also hand back that fstat: the identity of
+ *	the file the document came from, which the plugin's token cache keys
+ *	on (oa2_refresh(3)).
  *
  *	oa2_token_lock() returns a descriptor that holds an exclusive
  *	open-file-description lock on the inode the path names at the moment
@@ -593,15 +600,14 @@ check_type(int fd, const char *path, struct stat *st, struct oa2_error *err)
 
 /* check_fd - the open file must be a regular file with mode 0600 or stricter */
 static enum oa2_status
-check_fd(int fd, const char *path, struct oa2_error *err)
+check_fd(int fd, const char *path, struct stat *st, struct oa2_error *err)
 {
-	struct stat st;
 	enum oa2_status rc;
 	unsigned mode;
 
-	if ((rc = check_type(fd, path, &st, err)) != OA2_OK)
+	if ((rc = check_type(fd, path, st, err)) != OA2_OK)
 		return (rc);
-	mode = (unsigned) (st.st_mode & 07777);
+	mode = (unsigned) (st->st_mode & 07777);
 	if (mode & 077)
 		return (oa2_error_set(err, OA2_ERR_INPUT, TF_CODE,
 			     "%s: is %s by group or others (mode %04o): run "
@@ -611,22 +617,32 @@ check_fd(int fd, const char *path, struct oa2_error *err)
 	return (OA2_OK);
 }
 
-/* read_fd - read the whole file from offset 0; *bufp must be wiped and freed */
+/*
+ * read_fd - read the whole file from offset 0; *bufp must be wiped and freed.
+ *
+ * The buffer is sized from fstat (size_hint) so that the usual file is read
+ * with one pread into one small block: a read shorter than asked for is the
+ * end of a regular file.  A file that grew since fstat is read on, up to the
+ * cap.
+ */
 static enum oa2_status
-read_fd(int fd, const char *path, char **bufp, size_t *lenp,
-	        struct oa2_error *err)
+read_fd(int fd, const char *path, off_t size_hint, char **bufp,
+	        size_t *lenp, struct oa2_error *err)
 {
-	char   *buf;
-	size_t  len = 0, cap = OA2_TOKFILE_MAX + 1;
+	char   *buf, *nbuf;
+	size_t  len = 0, cap, want;
 	ssize_t n;
 
 	*bufp = NULL;
 	*lenp = 0;
+	cap = size_hint >= 0 && size_hint < OA2_TOKFILE_MAX ?
+		(size_t) size_hint + 1 : OA2_TOKFILE_MAX + 1;
 	if ((buf = oa2_malloc(cap)) == NULL)
 		return (oa2_error_set(err, OA2_ERR_NOMEM, TF_CODE,
 				    "%s: out of memory reading it", path));
-	while (len < cap) {
-		n = pread(fd, buf + len, cap - len, (off_t) len);
+	for (;;) {
+		want = cap - len;
+		n = pread(fd, buf + len, want, (off_t) len);
 		if (n < 0) {
 			int     errnum = errno;
 
@@ -638,9 +654,23 @@ read_fd(int fd, const char *path, char **bufp, size_t *lenp,
 					      "%s: cannot read: %s", path,
 					      strerror(errnum)));
 		}
-		if (n == 0)
-			break;
 		len += (size_t) n;
+		if ((size_t) n < want)
+			break;			/* end of file */
+		if (cap == OA2_TOKFILE_MAX + 1)
+			break;			/* too large: refused below */
+		/* It grew since fstat: read on into a block at the cap. */
+		if ((nbuf = oa2_malloc(OA2_TOKFILE_MAX + 1)) == NULL) {
+			oa2_wipe(buf, len);
+			oa2_free(buf);
+			return (oa2_error_set(err, OA2_ERR_NOMEM, TF_CODE,
+					    "%s: out of memory reading it", path));
+		}
+		memcpy(nbuf, buf, len);
+		oa2_wipe(buf, len);
+		oa2_free(buf);
+		buf = nbuf;
+		cap = OA2_TOKFILE_MAX + 1;
 	}
 	if (len > OA2_TOKFILE_MAX) {
 		oa2_wipe(buf, len);
@@ -654,24 +684,34 @@ read_fd(int fd, const char *path, char **bufp, size_t *lenp,
 	return (OA2_OK);
 }
 
-/* load_open_fd - check, read and parse an open token file */
+/* read_parse - read and parse a checked file whose fstat is *st */
 static enum oa2_status
-load_open_fd(struct oa2_token *tok, int fd, const char *path,
-	             struct oa2_error *err)
+read_parse(struct oa2_token *tok, int fd, const char *path,
+	           const struct stat *st, struct oa2_error *err)
 {
-	enum oa2_status st;
+	enum oa2_status rc;
 	char   *buf;
 	size_t  len;
 
-	token_init(tok);
-	if ((st = check_fd(fd, path, err)) != OA2_OK)
-		return (st);
-	if ((st = read_fd(fd, path, &buf, &len, err)) != OA2_OK)
-		return (st);
-	st = oa2_token_parse(tok, path, buf, len, err);
+	if ((rc = read_fd(fd, path, st->st_size, &buf, &len, err)) != OA2_OK)
+		return (rc);
+	rc = oa2_token_parse(tok, path, buf, len, err);
 	oa2_wipe(buf, len);
 	oa2_free(buf);
-	return (st);
+	return (rc);
+}
+
+/* load_open_fd - check, read and parse an open token file; *st its fstat */
+static enum oa2_status
+load_open_fd(struct oa2_token *tok, int fd, const char *path,
+	             struct stat *st, struct oa2_error *err)
+{
+	enum oa2_status rc;
+
+	token_init(tok);
+	if ((rc = check_fd(fd, path, st, err)) != OA2_OK)
+		return (rc);
+	return (read_parse(tok, fd, path, st, err));
 }
 
 /* clear_nonblock - drop O_NONBLOCK once we know the file is a regular file */
@@ -684,9 +724,15 @@ clear_nonblock(int fd)
 		(void) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 }
 
-/* oa2_token_load - open (no symlinks, no FIFO hang), check and parse */
+/*
+ * oa2_token_load_stat - open (no symlinks, no FIFO hang), check and parse;
+ * *sb receives the fstat of the file that was read.  Four system calls:
+ * open, fstat, pread, close (O_NONBLOCK means nothing for the regular file
+ * it must be, so it is not cleared).
+ */
 enum oa2_status
-oa2_token_load(struct oa2_token *tok, const char *path, struct oa2_error *err)
+oa2_token_load_stat(struct oa2_token *tok, const char *path, struct stat *sb,
+		            struct oa2_error *err)
 {
 	enum oa2_status st;
 	int     fd;
@@ -695,12 +741,27 @@ oa2_token_load(struct oa2_token *tok, const char *path, struct oa2_error *err)
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return (open_error(path, errno, 0, err));
-	if ((st = check_fd(fd, path, err)) == OA2_OK) {
-		clear_nonblock(fd);
-		st = load_open_fd(tok, fd, path, err);
-	}
+	if ((st = check_fd(fd, path, sb, err)) == OA2_OK)
+		st = read_parse(tok, fd, path, sb, err);
 	(void) close(fd);
 	return (st);
+}
+
+/* oa2_token_load - open (no symlinks, no FIFO hang), check and parse */
+enum oa2_status
+oa2_token_load(struct oa2_token *tok, const char *path, struct oa2_error *err)
+{
+	struct stat sb;
+
+	return (oa2_token_load_stat(tok, path, &sb, err));
+}
+
+/* oa2_token_load_fd_stat - re-read a locked file from offset 0; *sb its fstat */
+enum oa2_status
+oa2_token_load_fd_stat(struct oa2_token *tok, int fd, const char *path,
+		               struct stat *sb, struct oa2_error *err)
+{
+	return (load_open_fd(tok, fd, path, sb, err));
 }
 
 /* oa2_token_load_fd - re-read a locked file from offset 0 */
@@ -708,7 +769,9 @@ enum oa2_status
 oa2_token_load_fd(struct oa2_token *tok, int fd, const char *path,
 		          struct oa2_error *err)
 {
-	return (load_open_fd(tok, fd, path, err));
+	struct stat sb;
+
+	return (load_open_fd(tok, fd, path, &sb, err));
 }
 
 /* OFD locks exist since Linux 3.15; remember when the kernel said EINVAL. */

@@ -48,6 +48,7 @@
 #define OA2_TOKFILE_H
 
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <jansson.h>
 
 #include "oa2_error.h"
@@ -80,6 +81,11 @@ enum oa2_status oa2_token_load(struct oa2_token *tok, const char *path,
     struct oa2_error *err);
 enum oa2_status oa2_token_load_fd(struct oa2_token *tok, int fd,
     const char *path, struct oa2_error *err);
+/* The same, also giving the fstat of the file that was read (for caches). */
+enum oa2_status oa2_token_load_stat(struct oa2_token *tok, const char *path,
+    struct stat *sb, struct oa2_error *err);
+enum oa2_status oa2_token_load_fd_stat(struct oa2_token *tok, int fd,
+    const char *path, struct stat *sb, struct oa2_error *err);
 
 enum oa2_status oa2_token_lock(const char *path, int *fdp,
     struct oa2_error *err);

@@ -568,9 +568,13 @@ oa2_tokresp_parse(const char *body, size_t len, long http_status,
 	 * after an unusable 2xx reply a usable rotated refresh token.
 	 */
 	if (st != OA2_OK) {
-		char *keep = st == OA2_ERR_PROTO ? out->refresh_token : NULL;
+		char *keep = NULL;
 
-		out->refresh_token = NULL;
+		/* Only a PROTO failure keeps it; any other frees (wipes) it. */
+		if (st == OA2_ERR_PROTO) {
+			keep = out->refresh_token;
+			out->refresh_token = NULL;
+		}
 		free_grant(out);
 		out->refresh_token = keep;
 		if (st == OA2_ERR_NOMEM) {

@@ -12,6 +12,14 @@
  *	refreshing it at the provider's token endpoint when it is missing or
  *	about to expire) and sends the initial client response.
  *
+ *	The hot path (a fresh token, the usual case): the token comes from
+ *	the core's per-process cache (oa2_access_token_use(): one lstat of
+ *	the token file shows it unchanged, so it is not read or parsed
+ *	again; Postfix reuses an smtp process for many deliveries), the
+ *	path is kept inline in the connection context, and the access token
+ *	that may have to be marked stale is found again inside the initial
+ *	response rather than copied.
+ *
  *	Exchange: step 1 sends the initial response and returns
  *	SASL_CONTINUE with doneflag clear.  An empty server message then
  *	means success (SASL_OK).  A non-empty one is the server's error
@@ -70,9 +78,12 @@ enum conn_state {
 struct oa2_conn {
 	enum oa2_mech mech;
 	enum conn_state state;
-	char *path;		/* token file (the SASL password) */
-	char *access_token;	/* the one we sent, to mark it stale */
+	char *path;		/* token file (the SASL password): pathbuf or allocated */
+	char *user;		/* copy of the file's "user" when that was sent, else NULL */
+	size_t tok_off;		/* the access token we sent is out.data[tok_off..+tok_len) */
+	size_t tok_len;		/* (kept to mark it stale; 0: none) */
 	struct oa2_buf out;	/* what *clientout points at */
+	char pathbuf[240];	/* the usual path fits: no allocation */
 };
 
 /* Global state shared by both mechanisms: the configuration file, read
@@ -265,6 +276,72 @@ port_of(const char *ipport)
 	return *end == 0 && n > 0 && n < 65536 ? (unsigned)n : 0;
 }
 
+/* What start() hands to use_token() through oa2_access_token_use(). */
+struct use_ctx {
+	struct oa2_conn *c;
+	const sasl_client_params_t *params;
+	const char *user;	/* the application's user name, or NULL */
+	const char *sent;	/* out: the user name in the message */
+	int wire_failed;	/* out: the token could not go on the wire */
+};
+
+/*
+ * use_token - build the initial response from a usable access token.  The
+ * strings may live in the token cache, valid only during this call: what
+ * must outlive it is copied (the message; the file's user name when that is
+ * the one sent).
+ */
+static enum oa2_status
+use_token(void *arg, const char *access_token, const char *file_user,
+    struct oa2_error *err)
+{
+	struct use_ctx *u = arg;
+	struct oa2_conn *c = u->c;
+	const char *user = u->user;
+	enum oa2_status st;
+
+	if (user == NULL || *user == 0) {
+		if (file_user == NULL || *file_user == 0)
+			return oa2_error_set(err, OA2_ERR_INPUT, "user",
+			    "no user name: give one to the application (the SASL "
+			    "user name) or set \"user\" in the token file");
+		if ((c->user = oa2_strdup(file_user)) == NULL)
+			return oa2_error_set(err, OA2_ERR_NOMEM, "nomem",
+			    "out of memory");
+		user = c->user;
+	}
+	if (c->mech == MECH_XOAUTH2)
+		st = oa2_wire_xoauth2(&c->out, user, access_token, err);
+	else
+		st = oa2_wire_oauthbearer(&c->out, user, u->params->serverFQDN,
+		    port_of(u->params->ipremoteport), access_token, err);
+	if (st != OA2_OK) {
+		u->wire_failed = 1;
+		return st;
+	}
+	/* Both messages end with the token and ^A ^A. */
+	c->tok_len = strlen(access_token);
+	c->tok_off = c->out.len - 2 - c->tok_len;
+	u->sent = user;
+	return OA2_OK;
+}
+
+/* set_path - keep the token file path (inline when it fits) */
+static int
+set_path(struct oa2_conn *c, const char *pass, size_t passlen)
+{
+	if (c->path != NULL && c->path != c->pathbuf)
+		oa2_free(c->path);
+	c->path = NULL;
+	if (passlen < sizeof(c->pathbuf))
+		c->path = c->pathbuf;
+	else if ((c->path = oa2_malloc(passlen + 1)) == NULL)
+		return SASL_NOMEM;
+	memcpy(c->path, pass, passlen);
+	c->path[passlen] = 0;
+	return SASL_OK;
+}
+
 /* start - first step: credentials, token, initial response */
 static int
 start(struct oa2_conn *c, const sasl_client_params_t *params,
@@ -273,8 +350,8 @@ start(struct oa2_conn *c, const sasl_client_params_t *params,
 {
 	struct oa2_refresh_opts ropts = {0};
 	struct oa2_refresh_info info;
-	struct oa2_token tok;
 	struct oa2_error err;
+	struct use_ctx u = {0};
 	const char *user = NULL, *pass = NULL;
 	size_t passlen = 0;
 	int ru, rp, rc;
@@ -303,50 +380,36 @@ start(struct oa2_conn *c, const sasl_client_params_t *params,
 		    "no password given: the SASL password must be the path of a "
 		    "token file (e.g. in smtp_sasl_password_maps: "
 		    "[relay]:587 user@example.com:/var/spool/postfix/oauth2/token.json)");
-	if ((c->path = oa2_strndup(pass, passlen)) == NULL)
+	if (set_path(c, pass, passlen) != SASL_OK)
 		return SASL_NOMEM;
 	if (strlen(c->path) != passlen || c->path[0] != '/')
 		return fail_msg(params, OA2_ERR_INPUT, "token_file",
 		    "the SASL password is not an absolute token file path: give "
 		    "the full path of the token file, not a token or a password");
+	if (c->user != NULL) {
+		oa2_free(c->user);
+		c->user = NULL;
+	}
+	c->tok_len = 0;
 
 	ropts.cfg = &config;
 	ropts.log = refresh_log;
 	ropts.log_ctx = (void *)params->utils;
-	st = oa2_access_token(c->path, &ropts, &tok, &info, &err);
-	if (st != OA2_OK)
-		return fail(params, &err);
-
-	if (ru != SASL_OK || user == NULL || *user == 0)
-		user = tok.user;
-	if (user == NULL || *user == 0) {
-		oa2_token_free(&tok);
-		return fail_msg(params, OA2_ERR_INPUT, "user",
-		    "no user name: give one to the application (the SASL user "
-		    "name) or set \"user\" in the token file");
-	}
-	if (c->mech == MECH_XOAUTH2)
-		st = oa2_wire_xoauth2(&c->out, user, tok.access_token, &err);
-	else
-		st = oa2_wire_oauthbearer(&c->out, user, params->serverFQDN,
-		    port_of(params->ipremoteport), tok.access_token, &err);
-	if (st == OA2_OK && (c->access_token = oa2_strdup(tok.access_token)) == NULL)
-		st = oa2_error_set(&err, OA2_ERR_NOMEM, "nomem", "out of memory");
-	if (st == OA2_OK) {
-		rc = params->canon_user(params->utils->conn, user, 0,
-		    SASL_CU_AUTHID | SASL_CU_AUTHZID, oparams);
-		if (rc != SASL_OK) {
-			oa2_token_free(&tok);
-			return rc;
-		}
-	}
-	oa2_token_free(&tok);
+	u.c = c;
+	u.params = params;
+	u.user = ru == SASL_OK ? user : NULL;
+	st = oa2_access_token_use(c->path, &ropts, use_token, &u, &info, &err);
 	if (st != OA2_OK) {
 		/* A token the provider handed us that cannot go on the wire. */
-		snprintf(err.msg + strlen(err.msg), sizeof(err.msg) - strlen(err.msg),
-		    " (%s)", c->path);
+		if (u.wire_failed)
+			snprintf(err.msg + strlen(err.msg),
+			    sizeof(err.msg) - strlen(err.msg), " (%s)", c->path);
 		return fail(params, &err);
 	}
+	rc = params->canon_user(params->utils->conn, u.sent, 0,
+	    SASL_CU_AUTHID | SASL_CU_AUTHZID, oparams);
+	if (rc != SASL_OK)
+		return rc;
 	*clientout = c->out.data;
 	*clientoutlen = (unsigned)c->out.len;
 	c->state = ST_SENT;
@@ -362,16 +425,26 @@ answer_error(struct oa2_conn *c, const sasl_client_params_t *params,
 	struct oa2_challenge ch;
 	struct oa2_error err;
 	char msg[OA2_ERR_MSG_MAX];
+	struct oa2_buf sent = c->out;	/* the initial response, with the token */
+	const char *access_token = NULL;
 	int stale = 0;
 
-	oa2_buf_reset(&c->out);
-	if (c->mech == MECH_OAUTHBEARER && oa2_buf_putc(&c->out, 0x01) < 0)
+	oa2_buf_init(&c->out, sent.max);
+	if ((c->mech == MECH_OAUTHBEARER && oa2_buf_putc(&c->out, 0x01) < 0) ||
+	    (c->mech == MECH_XOAUTH2 && oa2_buf_append(&c->out, "", 0) < 0)) {
+		oa2_buf_free(&c->out);
+		c->out = sent;
 		return SASL_NOMEM;
-	if (c->mech == MECH_XOAUTH2 && oa2_buf_append(&c->out, "", 0) < 0)
-		return SASL_NOMEM;
+	}
 	*clientout = c->out.data;
 	*clientoutlen = (unsigned)c->out.len;
 	c->state = ST_ANSWERED;
+	/* The token we sent, cut out of the old message (its ^A becomes NUL). */
+	if (c->tok_len > 0 && sent.data != NULL &&
+	    c->tok_off + c->tok_len < sent.len) {
+		sent.data[c->tok_off + c->tok_len] = 0;
+		access_token = sent.data + c->tok_off;
+	}
 
 	if (oa2_wire_parse_challenge(serverin, serverinlen, &ch, &err) != OA2_OK) {
 		snprintf(msg, sizeof(msg), "the mail server refused "
@@ -379,11 +452,13 @@ answer_error(struct oa2_conn *c, const sasl_client_params_t *params,
 		    err.msg);
 		params->utils->seterror(params->utils->conn, 0, "sasl-oauth2: %s",
 		    msg);
+		oa2_buf_free(&sent);
 		return SASL_CONTINUE;
 	}
 	if (oa2_wire_challenge_is_token_error(&ch) &&
-	    oa2_mark_stale(c->path, c->access_token, &err) == OA2_OK)
+	    oa2_mark_stale(c->path, access_token, &err) == OA2_OK)
 		stale = 1;
+	oa2_buf_free(&sent);
 	snprintf(msg, sizeof(msg), "the mail server refused the access token from "
 	    "%s (status %s%s%s)%s", c->path, ch.status,
 	    ch.scope[0] ? ", scope " : "", ch.scope,
@@ -464,9 +539,10 @@ mech_dispose(void *conn_context, const sasl_utils_t *utils)
 
 	if (c == NULL)
 		return;
-	oa2_free_secret(&c->access_token);
-	if (c->path != NULL)
+	if (c->path != NULL && c->path != c->pathbuf)
 		oa2_free(c->path);
+	if (c->user != NULL)
+		oa2_free(c->user);
 	oa2_buf_free(&c->out);
 	utils->free(c);
 }
@@ -475,8 +551,10 @@ mech_dispose(void *conn_context, const sasl_utils_t *utils)
 static void
 mech_free(void *glob_context, const sasl_utils_t *utils)
 {
-	if (config_refs > 0 && --config_refs == 0)
+	if (config_refs > 0 && --config_refs == 0) {
 		oa2_config_free(&config);
+		oa2_token_cache_forget(NULL);	/* wipes the cached tokens */
+	}
 }
 
 static sasl_client_plug_t plugins[] = {
