@@ -379,7 +379,10 @@ check_ca(struct doc *d, const struct oa2_token *tok, const struct oa2_config *cf
 		    q(dirname(dir)), q(access(ca, R_OK) == 0 ? ca :
 		    "/etc/ssl/certs/ca-certificates.crt"), q(j));
 		bad(d, fix, "CA bundle %s is missing%s (%s): the token cannot be "
-		    "refreshed", ca, d->chroot ? " in the chroot" : "", j);
+		    "refreshed%s", ca, d->chroot ? " in the chroot" : "", j,
+		    d->chroot ? "; Debian's postfix start replaces the chroot's "
+		    "etc/ssl/certs, so also list the bundle in chroot_extra_files "
+		    "in /etc/default/postfix (sasl-oauth2-postfix(7))" : "");
 	}
 }
 
