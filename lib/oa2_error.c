@@ -13,21 +13,39 @@
 
 #include "oa2_error.h"
 
-/* oa2_error_set - record an error, forcing it onto one line */
+/* oa2_error_set - record an error, forcing it onto one printable line */
 enum oa2_status
 oa2_error_set(struct oa2_error *err, enum oa2_status status, const char *code,
     const char *fmt, ...)
 {
+	char full[8192], *p;
+	size_t n, head, tail;
 	va_list ap;
-	char *p;
+	int len;
 
 	if (err == NULL)
 		return status;
 	err->status = status;
 	snprintf(err->code, sizeof(err->code), "%s", code ? code : "");
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	len = vsnprintf(full, sizeof(full), fmt, ap);
 	va_end(ap);
+	n = len < 0 ? 0 : (size_t)len >= sizeof(full) ? sizeof(full) - 1 :
+	    (size_t)len;
+	if (n < sizeof(err->msg)) {
+		memcpy(err->msg, full, n + 1);
+	} else {
+		/*
+		 * Too long: a message starts with what (a file name, which may
+		 * be long) and ends with why and what to do; keep both ends.
+		 */
+		head = 160;
+		tail = sizeof(err->msg) - head - 4;
+		memcpy(err->msg, full, head);
+		memcpy(err->msg + head, "...", 3);
+		memcpy(err->msg + head + 3, full + n - tail, tail);
+		err->msg[sizeof(err->msg) - 1] = 0;
+	}
 	/* One line, printable: a peer's text may be quoted in here. */
 	for (p = err->msg; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)

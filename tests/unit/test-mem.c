@@ -85,6 +85,21 @@ test_error(void)
 	is_str(oa2_status_name(err.status), "temporary", "status name");
 	oa2_error_clear(&err);
 	ok(err.status == OA2_OK && err.msg[0] == 0, "clear");
+	{
+		char path[4100];
+
+		memset(path, 'p', sizeof(path) - 1);
+		path[0] = '/';
+		path[sizeof(path) - 1] = 0;
+		oa2_error_set(&err, OA2_ERR_INPUT, "token_file",
+		    "%s: is empty: re-run sasl-oauth2 authorize", path);
+		is_int((long long)strlen(err.msg), OA2_ERR_MSG_MAX - 1,
+		    "an over-long message fills the buffer");
+		has_str(err.msg, ": is empty: re-run sasl-oauth2 authorize",
+		    "an over-long message keeps its end (why and what to do)");
+		ok(strncmp(err.msg, "/ppp", 4) == 0 && strstr(err.msg, "...") != NULL,
+		    "and its start, with the middle elided");
+	}
 }
 
 int
