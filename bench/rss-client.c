@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/*++
+ * NAME
+ *	rss-client 1
+ * SUMMARY
+ *	a bare libsasl2 client that reports its resident memory (bench/run p4)
+ * SYNOPSIS
+ *	rss-client -p plugindir -m mech -u user -w password
+ * DESCRIPTION
+ *	Initialises libsasl2 with only plugindir in its plugin path, runs one
+ *	client exchange (sasl_client_new, sasl_client_start, sasl_dispose),
+ *	and prints, while libsasl2 and its plugins are still loaded:
+ *
+ *	    result: RESULT	(what sasl_client_start returned)
+ *	    rss_kib: N		(VmRSS from /proc/self/status)
+ *
+ *	Exit status 0 when the exchange started (SASL_OK or SASL_CONTINUE).
+ *--*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sasl/sasl.h>
+
+typedef int (*cb_ft)(void);
+#define CB(f) ((cb_ft)(void (*)(void))(f))
+
+static const char *opt_user, *opt_pass;
+static sasl_secret_t *secret;
+
+static int
+cb_simple(void *ctx, int id, const char **result, unsigned *len)
+{
+	(void)ctx;
+	(void)id;
+	*result = opt_user;
+	if (len)
+		*len = (unsigned)strlen(opt_user);
+	return SASL_OK;
+}
+
+static int
+cb_pass(sasl_conn_t *conn, void *ctx, int id, sasl_secret_t **psecret)
+{
+	(void)conn;
+	(void)ctx;
+	(void)id;
+	*psecret = secret;
+	return SASL_OK;
+}
+
+/* rss_kib - VmRSS of this process */
+static long
+rss_kib(void)
+{
+	char	line[256];
+	long	kib = -1;
+	FILE	*f;
+
+	if ((f = fopen("/proc/self/status", "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			kib = strtol(line + 6, NULL, 10);
+	fclose(f);
+	return kib;
+}
+
+int
+main(int argc, char **argv)
+{
+	static sasl_callback_t cb[] = {
+		{SASL_CB_AUTHNAME, CB(cb_simple), NULL},
+		{SASL_CB_PASS, CB(cb_pass), NULL},
+		{SASL_CB_LIST_END, NULL, NULL},
+	};
+	const char *plugindir = NULL, *mech = NULL, *out = NULL, *used = NULL;
+	sasl_interact_t *prompts = NULL;
+	sasl_conn_t *conn;
+	unsigned outlen = 0;
+	int	ch, rc;
+
+	while ((ch = getopt(argc, argv, "m:p:u:w:")) != -1) {
+		switch (ch) {
+		case 'm': mech = optarg; break;
+		case 'p': plugindir = optarg; break;
+		case 'u': opt_user = optarg; break;
+		case 'w': opt_pass = optarg; break;
+		default:
+			fprintf(stderr, "usage: rss-client -p plugindir -m mech "
+			    "-u user -w password\n");
+			return 2;
+		}
+	}
+	if (plugindir == NULL || mech == NULL || opt_user == NULL ||
+	    opt_pass == NULL) {
+		fprintf(stderr, "rss-client: -p, -m, -u and -w are required\n");
+		return 2;
+	}
+	if ((secret = malloc(sizeof(*secret) + strlen(opt_pass) + 1)) == NULL)
+		return 1;
+	secret->len = strlen(opt_pass);
+	memcpy(secret->data, opt_pass, secret->len + 1);
+	sasl_set_path(SASL_PATH_TYPE_PLUGIN, (char *)plugindir);
+	if ((rc = sasl_client_init(NULL)) != SASL_OK) {
+		printf("result: init %s\n", sasl_errstring(rc, NULL, NULL));
+		return 1;
+	}
+	if ((rc = sasl_client_new("smtp", "localhost", NULL, NULL, cb, 0,
+	    &conn)) != SASL_OK) {
+		printf("result: new %s\n", sasl_errstring(rc, NULL, NULL));
+		return 1;
+	}
+	rc = sasl_client_start(conn, mech, &prompts, &out, &outlen, &used);
+	printf("result: %s\n", sasl_errstring(rc, NULL, NULL));
+	sasl_dispose(&conn);
+	printf("rss_kib: %ld\n", rss_kib());
+	fflush(stdout);
+	sasl_client_done();
+	free(secret);
+	return rc == SASL_OK || rc == SASL_CONTINUE ? 0 : 1;
+}
