@@ -1,0 +1,341 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Crash consistency of the refresh (issue 3, item 1).  TAP.
+#
+# Each trial runs one forced refresh in a short-lived process
+# (tests/crash-refresh: oa2_access_token() as the plugin calls it) and kills
+# it with SIGKILL: at each step (after the HTTP reply, after the temporary
+# file is written, after its fsync, after the rename) and at random moments.
+# After every kill: the file parses (jq and our own loader), its mode is 0600
+# and its owner nobody:nogroup (the helper runs as root or as nobody, turn
+# about), it is byte-identical when no rename happened and holds the new
+# refresh token when one did, a temporary file is left only by a kill between
+# the reply and the rename (and the next save removes it once stale), and a
+# refresh with what is on disk still works, or the grant is counted lost.
+#
+#   A. our fault server as a slow (SLOW_MS) endpoint that does not rotate
+#      (Google) or rotates without revoking on reuse (Microsoft): 0 losses.
+#   B. the real oidc-provider (rotation + reuse detection revokes the grant):
+#      losses are counted and each must fall between the server's commit of
+#      the rotation and the rename; every kill there must lose.
+#
+# Prints per group: crash trials: N, corrupt: N, lost: N, reply-to-rename
+# window: N µs (median of the unkilled refreshes; from the first reply byte to
+# the rename's return).
+# Env: TRIALS per group (100; bench/crash.sh: 1000), SEED, SLOW_MS (100),
+# BUILD, KEEP=1 keeps the run directory, PORT_OFFSET (20000).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+. "$here/tap.sh"
+. "$top/tests/fault-server/fault-server.bash"
+BUILD=${BUILD:-$top/_build}
+TRIALS=${TRIALS:-100}
+SEED=${SEED:-$(date +%s)}
+SLOW_MS=${SLOW_MS:-100}
+export PORT_OFFSET=${PORT_OFFSET:-20000}
+T=$(mktemp -d /tmp/oa2-crash.XXXXXX)
+chmod 755 "$T"
+
+cleanup() {
+	fs_stop
+	bash "$top/tests/stack/stack.sh" stop "$T/stack" >/dev/null 2>&1
+	[ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+
+# --- the helper: built by make (tests/crash-refresh) or here, by hand ---
+HELPER=$BUILD/tests/crash-refresh
+if [ ! -x "$HELPER" ]; then
+	HELPER=$T/crash-refresh
+	# shellcheck disable=SC2046
+	if ! cc -std=gnu11 -O2 -Wall -I"$BUILD" -I"$top/lib" $(pkg-config --cflags libcurl jansson) \
+		-o "$HELPER" "$top/tests/crash-refresh.c" "$BUILD/lib/.libs/liboa2.a" \
+		$(pkg-config --libs libcurl jansson) -Wl,--wrap=curl_easy_perform >"$T/cc.log" 2>&1; then
+		_tap 1 "crash-refresh helper builds"; sed 's/^/# /' "$T/cc.log" | head
+		done_testing; exit 1
+	fi
+fi
+
+if ! bash "$top/tests/stack/stack.sh" start "$T/stack" >"$T/stack-start.log" 2>&1; then
+	_tap 1 "stack starts"; sed 's/^/# /' "$T/stack-start.log" | tail -20
+	done_testing; exit 1
+fi
+. "$T/stack/stack.env"
+if ! fs_start "$T/fs" --cert "$SERVER_CERT" --key "$STACK_DIR/pki/server.key"; then
+	_tap 1 "fault server starts"; sed 's/^/# /' "$T/fs/server.out" | tail
+	done_testing; exit 1
+fi
+_tap 0 "oidc-provider stack and fault server are up (seed $SEED, $TRIALS trials per group)"
+
+TOKDIR=$T/tok
+mkdir "$TOKDIR"
+chown nobody:nogroup "$TOKDIR"
+chmod 700 "$TOKDIR"
+TOKEN=$TOKDIR/token.json
+
+# run_helper ARGS... - run the helper once; its fields become R_<name>
+run_helper() {
+	local line head kv
+	line=$("$HELPER" "$@" "$TOKEN" 2>>"$T/helper.err")
+	head=${line%% msg=*}
+	R_msg=${line#* msg=}
+	for kv in $head; do
+		printf -v "R_${kv%%=*}" '%s' "${kv#*=}"
+	done
+}
+
+# put_token JSON - a new token file as an admin writes it: nobody's, 0600
+put_token() {
+	printf '%s\n' "$1" >"$TOKEN"
+	chown nobody:nogroup "$TOKEN"
+	chmod 600 "$TOKEN"
+}
+
+ntmp() { find "$TOKDIR" -maxdepth 1 -name 'token.json.tmp.*' | wc -l; }
+tmp_modes_ok() { [ -z "$(find "$TOKDIR" -maxdepth 1 -name 'token.json.tmp.*' ! -perm 600)" ]; }
+rt_of() { jq -r '.refresh_token // empty' "$TOKEN" 2>/dev/null; }
+at_of() { jq -r '.access_token // empty' "$TOKEN" 2>/dev/null; }
+sha() { sha256sum "$TOKEN" | cut -d' ' -f1; }
+h16() { printf '%s' "$1" | sha256sum | cut -c1-16; }
+idp_counts() { curl -s --cacert "$CA_FILE" "$TEST_STATS_URL" |
+	jq -r '"\(.refresh_token.ok // 0) \(.refresh_token.error // 0)"'; }
+
+# stats FILE [COLUMN] - "median p90 max" of the numbers in COLUMN (1) of FILE
+stats() {
+	awk -v c="${2:-1}" '{print $c}' "$1" | sort -n | awk '{v[NR]=$1} END { if (NR == 0) { print "- - -"; exit }
+		m = v[int((NR + 1) / 2)]; p = v[int(NR * 0.9 + 0.999)]; print m, p, v[NR] }'
+}
+
+STEPS="replied written synced renamed"
+STEP_LIST=($STEPS)
+
+# run_group NAME - the trials of one group; uses the group's hooks:
+#   conf_trial I / conf_recover I  config file for the killed / recovery run
+#   reseed                          make a fresh token file (new grant)
+#   check_new                       after a renamed trial: is it the new token?
+#   committed_wait                  group B: did the server commit the rotation?
+run_group() {
+	local g=$1 i step kspec user killus sha_before rt_before at_before
+	local corrupt=0 badmode=0 badowner=0 wrong=0 tmpbad=0 tmpleft=0 lost=0
+	local steplost=0 inwin=0 after_reply=0 at_server=0 unexplained=0 unstamped=0
+	local survived=0 stepbad=0 randkills=0 randinwin=0 lost_random=0 committed
+	local tmps_before n d
+	: >"$T/windows-$g"
+
+	# Calibrate: unkilled refreshes, how long one takes (median: one slow
+	# outlier must not push the random kills past the end of most runs).
+	: >"$T/durations-$g"
+	for i in 1 2 3 4 5; do
+		run_helper -c "$(conf_trial 0)"
+		[ "$R_outcome" = ok ] && echo "$R_done" >>"$T/durations-$g"
+		record_window
+	done
+	is "$(wc -l <"$T/durations-$g")" 5 "$g: 5 unkilled refreshes through the trial endpoint succeed"
+	read -r d _ _ < <(stats "$T/durations-$g")
+	RANDMAX=$((d * 3 / 2))
+	echo "# $g: an unkilled refresh takes $d µs (median of 5); random kills fall in [0, $RANDMAX) µs"
+
+	nstep=$((TRIALS / 10)); [ "$nstep" -lt 1 ] && nstep=1
+	for ((i = 1; i <= TRIALS; i++)); do
+		step=""
+		if [ "$i" -le $((4 * nstep)) ]; then
+			step=${STEP_LIST[(i - 1) / nstep]}
+			kspec=(-k "$step")
+		else
+			kspec=(-r "$RANDMAX" -S $((SEED + i)))
+			randkills=$((randkills + 1))
+		fi
+		user=(); [ $((i % 2)) = 0 ] && user=(-u nobody)
+		sha_before=$(sha); rt_before=$(rt_of); at_before=$(at_of)
+		tmps_before=$(ntmp)
+		read -r C_OK C_ERR < <(group_counts)
+
+		run_helper -c "$(conf_trial "$i")" "${user[@]}" "${kspec[@]}"
+		# A kill between rename() and the hook's time stamp: the file is
+		# new, the stamp missing.  What is on disk decides, and it must
+		# then be a whole new document holding the new token.
+		if [ "$R_renamed" -lt 0 ] && [ "$(sha)" != "$sha_before" ]; then
+			unstamped=$((unstamped + 1)); R_renamed=$R_kill
+			echo "# $g trial $i: killed at $R_kill µs between rename() and its time stamp"
+		fi
+		KILL_RENAMED=$R_renamed KILL_FIRST=$R_first KILL_SENT=$R_sent
+		killus=$R_kill
+		[ -n "$step" ] && eval "killus=\$R_$step"
+		if [ -n "$step" ] && { [ "$R_outcome" != killed ] || [ "$killus" -lt 0 ]; }; then
+			stepbad=$((stepbad + 1))
+			echo "# $g trial $i: the kill at $step did not happen: $R_outcome $R_code $R_msg"
+		fi
+
+		# The file after the kill.
+		if ! jq -e '.refresh_token | type == "string" and length > 0' "$TOKEN" >/dev/null 2>&1 ||
+			[ "$("$HELPER" -l "$TOKEN" | cut -d' ' -f1)" != status=ok ]; then
+			corrupt=$((corrupt + 1)); echo "# $g trial $i: the token file does not load"
+		fi
+		[ "$(stat -c %a "$TOKEN")" = 600 ] || { badmode=$((badmode + 1)); echo "# $g trial $i: mode $(stat -c %a "$TOKEN")"; }
+		[ "$(stat -c %U:%G "$TOKEN")" = nobody:nogroup ] || { badowner=$((badowner + 1)); echo "# $g trial $i: owner $(stat -c %U:%G "$TOKEN")"; }
+		if [ "$R_renamed" -lt 0 ]; then
+			[ "$(sha)" = "$sha_before" ] || { wrong=$((wrong + 1)); corrupt=$((corrupt + 1))
+				echo "# $g trial $i: no rename, yet the file changed"; }
+		elif ! check_new "$rt_before" "$at_before"; then
+			wrong=$((wrong + 1)); corrupt=$((corrupt + 1))
+			echo "# $g trial $i: renamed, but the file does not hold the new token"
+		fi
+		n=$(ntmp)
+		if [ "$n" -gt "$tmps_before" ]; then
+			tmpleft=$((tmpleft + n - tmps_before))
+			if ! [ "$R_replied" -ge 0 ] || [ "$R_renamed" -ge 0 ]; then
+				tmpbad=$((tmpbad + 1)); echo "# $g trial $i: a temporary file left by a kill outside reply..rename"
+			fi
+		fi
+		tmp_modes_ok || { tmpbad=$((tmpbad + 1)); echo "# $g trial $i: a temporary file wider than 0600"; }
+
+		# Did the server commit this request?  (group B counts; A does not care)
+		committed_wait
+		committed=$COMMITTED
+
+		# Recovery: a refresh with what is on disk.
+		run_helper -c "$(conf_recover "$i")"
+		if [ "$R_outcome" = ok ]; then
+			record_window
+			[ "$committed" = 1 ] && [ "$KILL_RENAMED" -lt 0 ] && survived=$((survived + 1))
+		else
+			lost=$((lost + 1))
+			echo "# $g trial $i: lost (${step:-random kill at $killus µs}): $R_code; committed=$committed"
+			if [ "$committed" = 1 ] && [ "$KILL_RENAMED" -lt 0 ]; then
+				inwin=$((inwin + 1))
+				if [ "$KILL_FIRST" -ge 0 ] && [ "$killus" -ge "$KILL_FIRST" ]; then
+					after_reply=$((after_reply + 1))
+				else
+					at_server=$((at_server + 1))
+				fi
+			else
+				unexplained=$((unexplained + 1))
+			fi
+			if [ -n "$step" ]; then steplost=$((steplost + 1)); else lost_random=$((lost_random + 1)); fi
+			reseed
+		fi
+		[ -z "$step" ] && [ "$committed" = 1 ] && [ "$KILL_RENAMED" -lt 0 ] && randinwin=$((randinwin + 1))
+	done
+
+	# Leftover temporary files: the next save removes them once stale.
+	if [ "$(ntmp)" -gt 0 ]; then
+		find "$TOKDIR" -maxdepth 1 -name 'token.json.tmp.*' -exec touch -d '-2 min' {} +
+	fi
+	run_helper -c "$(conf_recover 0)"
+	is "$R_outcome $(ntmp)" "ok 0" "$g: $tmpleft temporary files left by kills; the next refresh removes them once stale"
+
+	is "$corrupt" 0 "$g: after each of $TRIALS kills the file parses (jq, oa2_token_load) and holds the old or the new token"
+	is "$wrong" 0 "$g: byte-identical when no rename happened, the new token when it did"
+	is "$badmode" 0 "$g: mode 0600 after every kill"
+	is "$badowner" 0 "$g: owner nobody:nogroup kept after every kill (helper as root and as nobody)"
+	is "$tmpbad" 0 "$g: temporary files only from kills between the reply and the rename, never wider than 0600"
+	is "$stepbad" 0 "$g: every step kill (${STEPS// /, }) happened at its step"
+	read -r wmed wp90 wmax < <(stats "$T/windows-$g")
+	group_verdict
+	echo "# crash trials: $TRIALS, corrupt: $corrupt, lost: $lost, reply-to-rename window: $wmed µs ($GROUP_LABEL)"
+	echo "#   reply-to-rename window over $(wc -l <"$T/windows-$g") unkilled refreshes: median $wmed," \
+		"p90 $wp90, max $wmax µs; of it (medians): reply to temp file written $(stats "$T/windows-$g" 2 | cut -d' ' -f1)," \
+		"fsync $(stats "$T/windows-$g" 3 | cut -d' ' -f1), request sent to rename $(stats "$T/windows-$g" 4 | cut -d' ' -f1) µs;" \
+		"temporary files left by kills: $tmpleft; kills between rename() and its time stamp: $unstamped"
+	TOTAL_TRIALS=$((TOTAL_TRIALS + TRIALS)); TOTAL_CORRUPT=$((TOTAL_CORRUPT + corrupt)); TOTAL_LOST=$((TOTAL_LOST + lost))
+}
+TOTAL_TRIALS=0 TOTAL_CORRUPT=0 TOTAL_LOST=0
+
+# record_window - an unkilled refresh's window and its parts, from R_*
+record_window() {
+	[ "$R_window" -ge 0 ] 2>/dev/null || return 0
+	echo "$R_window $((R_written - R_first)) $((R_synced - R_written)) $((R_renamed - R_sent))" >>"$T/windows-$g"
+}
+
+# Group hooks with no work to do in group A.
+group_counts() { echo 0 0; }
+
+# ---------------------------------------------------------------- group A
+CONF_DIR=$T/conf
+mkdir "$CONF_DIR"
+for mode in google ms; do
+	for speed in slow fast; do
+		flags=$mode; [ $speed = slow ] && flags="$mode,delay=$SLOW_MS"
+		jq -n --arg ep "$(fs_url "$flags")" --arg ca "$CA_FILE" \
+			'{token_endpoint:$ep, ca_bundle_file:$ca, client_id:"crash-client",
+			  connect_timeout:2, timeout:10, log_level:"warning"}' >"$CONF_DIR/$mode-$speed.json"
+	done
+done
+chmod 644 "$CONF_DIR"/*.json
+# Odd trials: Google (no rotation); even: Microsoft (rotation, old stays valid).
+a_mode() { if [ $(($1 % 2)) = 1 ]; then echo google; else echo ms; fi; }
+conf_trial() { echo "$CONF_DIR/$(a_mode "$1")-slow.json"; }
+conf_recover() { echo "$CONF_DIR/$(a_mode "$1")-fast.json"; }
+reseed() {
+	# Secrets go through pipes, never on a command line.
+	put_token "$(fs_grant "$CA_FILE" | jq -R --arg u "$TEST_USER" \
+		'{refresh_token: ., user:$u, x_note:"kept"}')"
+}
+# check_new RT_BEFORE AT_BEFORE: Google keeps the refresh token and changes
+# the access token; Microsoft's new refresh token is one the server issued.
+check_new() {
+	local rt at i
+	rt=$(rt_of); at=$(at_of)
+	[ -n "$at" ] && [ "$at" != "$2" ] || return 1
+	[ "$rt" = "$1" ] && return 0
+	for i in $(seq 50); do
+		grep -q "\"rt_out\": \"$(h16 "$rt")\"" "$FS_STATE/requests.log" && return 0
+		sleep 0.02
+	done
+	return 1
+}
+committed_wait() { COMMITTED=0; }
+group_verdict() {
+	is "$lost" 0 "A: the refresh token on disk still works after every kill: 0 lost"
+}
+GROUP_LABEL="fault server, ${SLOW_MS} ms slow, Google-like no rotation and Microsoft-like rotation without reuse detection"
+reseed
+run_group A
+
+# ---------------------------------------------------------------- group B
+printf '{"connect_timeout": 2, "timeout": 10, "log_level": "warning"}\n' >"$CONF_DIR/oidc.json"
+chmod 644 "$CONF_DIR/oidc.json"
+conf_trial() { echo "$CONF_DIR/oidc.json"; }
+conf_recover() { echo "$CONF_DIR/oidc.json"; }
+RESEEDS=0
+reseed() {
+	local json
+	json=$(bash "$GET_REFRESH_TOKEN" "$TEST_USER" "$CLIENT_ID" "$CLIENT_SECRET" basic 2>>"$T/consent.err")
+	put_token "$({ printf '%s\n' "$json"; printf '{"client_secret":"%s"}\n' "$CLIENT_SECRET"; } |
+		jq -s --arg ep "$TOKEN_ENDPOINT" --arg ca "$CA_FILE" --arg cid "$CLIENT_ID" --arg u "$TEST_USER" \
+		'.[0] + .[1] | {refresh_token, user:$u, token_endpoint:$ep, ca_bundle_file:$ca, client_id:$cid,
+		  client_secret, client_auth:"basic", x_note:"kept"}')"
+	RESEEDS=$((RESEEDS + 1))
+}
+check_new() { local rt; rt=$(rt_of); [ -n "$rt" ] && [ "$rt" != "$1" ]; }
+group_counts() { idp_counts; }
+# committed_wait: COMMITTED=1 if oidc-provider answered the killed request
+# with a new token set (its refresh_token ok count went up).  A request that
+# left before the kill is answered a few ms later: wait for it (up to 1 s).
+committed_wait() {
+	local ok err i
+	for i in $(seq 50); do
+		read -r ok err < <(idp_counts)
+		[ $((ok + err)) -gt $((C_OK + C_ERR)) ] && break
+		[ "$KILL_SENT" -lt 0 ] && break
+		sleep 0.02
+	done
+	COMMITTED=0
+	[ "$ok" -gt "$C_OK" ] && COMMITTED=1
+}
+group_verdict() {
+	local nstep=$((TRIALS / 10)); [ "$nstep" -lt 1 ] && nstep=1
+	is "$unexplained" 0 "B: every loss ($inwin of $lost) was a kill after the request left, whose rotation the server committed, before the rename"
+	is "$survived" 0 "B: every kill between the commit and the rename lost the grant (strict rotation, reuse detection)"
+	is "$steplost" $((3 * nstep)) "B: kills after the reply, the temp write and the fsync lose the grant; after the rename none does"
+	echo "#   B losses: $steplost by step kills (replied/written/synced), $lost_random of $randkills random kills" \
+		"($randinwin random kills fell in the window); $after_reply after the reply began to arrive," \
+		"$at_server before the reply reached the process (the server commits the rotation anyway); $RESEEDS grants made"
+}
+GROUP_LABEL="oidc-provider, strict rotation with reuse detection"
+reseed
+run_group B
+
+echo "# crash trials: $TOTAL_TRIALS, corrupt: $TOTAL_CORRUPT, lost: $TOTAL_LOST (all groups)"
+done_testing
