@@ -115,7 +115,7 @@
 #define TF_CODE		"token_file"
 #define TF_REAUTH	"re-run sasl-oauth2 authorize"
 #define TF_LOCK_TRIES	100		/* path replaced while we waited */
-#define TF_STALE_AGE	60		/* seconds before a temp file is stale */
+#define TF_STALE_AGE	10		/* seconds before a temp file is stale */
 #define TF_TMP_SUFFIX	".tmp."
 #define TF_TMP_RANDOM	6		/* the XXXXXX of mkostemp */
 
@@ -1126,7 +1126,7 @@ clean_stale(const char *dir, const char *base)
 	int     fd;
 
 	/*
-	 * A temporary file is stale when it is older than a minute and no
+	 * A temporary file is stale when it is older than TF_STALE_AGE and no
 	 * process holds the write lock its writer takes on it: OFD locks die
 	 * with their last descriptor, so a killed writer holds none.
 	 */
