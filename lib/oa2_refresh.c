@@ -188,6 +188,10 @@ explain_refresh_error(const char *path, struct oa2_error *err)
 	else if (strcmp(err->code, "invalid_scope") == 0)
 		todo = "the scope in the file or config is not allowed for this "
 		    "client: fix \"scope\"";
+	else if (err->status == OA2_ERR_PROTO)
+		todo = "check that token_endpoint is the provider's token URL; if "
+		    "it is, the provider misbehaves: the mail is deferred and "
+		    "retried";
 	if (err->status == OA2_ERR_TEMP)
 		todo = "temporary: the mail is deferred and retried";
 	snprintf(msg, sizeof(msg), "%s: %s%s%s (see: sasl-oauth2 explain %s)",
