@@ -64,26 +64,6 @@ collect(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-void
-oa2_url_host(const char *url, char *buf, size_t size)
-{
-	const char *p, *e;
-	size_t n;
-
-	p = strstr(url, "://");
-	p = p ? p + 3 : url;
-	e = p + strcspn(p, "/?#");
-	/* Never show user:password@ if someone put it in the URL. */
-	for (const char *q = p; q < e; q++)
-		if (*q == '@')
-			p = q + 1;
-	n = (size_t)(e - p);
-	if (n >= size)
-		n = size - 1;
-	memcpy(buf, p, n);
-	buf[n] = 0;
-}
-
 /* url_allowed - https anywhere; http only to a loopback literal when allowed */
 static int
 url_allowed(const char *url, int allow_http)
@@ -93,42 +73,6 @@ url_allowed(const char *url, int allow_http)
 	if (allow_http && (strncmp(url, "http://127.0.0.1", 16) == 0 ||
 	    strncmp(url, "http://[::1]", 12) == 0))
 		return 1;
-	return 0;
-}
-
-/* escape_append - percent-encode s (RFC 3986 unreserved kept) onto form */
-static int
-escape_append(struct oa2_buf *form, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *p;
-	char enc[3];
-
-	for (p = (const unsigned char *)s; *p; p++) {
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
-		    *p == '_' || *p == '~') {
-			if (oa2_buf_putc(form, *p) < 0)
-				return -1;
-		} else {
-			enc[0] = '%';
-			enc[1] = hex[*p >> 4];
-			enc[2] = hex[*p & 15];
-			if (oa2_buf_append(form, enc, 3) < 0)
-				return -1;
-		}
-	}
-	return 0;
-}
-
-int
-oa2_form_add(struct oa2_buf *form, const char *name, const char *value)
-{
-	if (form->len > 0 && oa2_buf_putc(form, '&') < 0)
-		return -1;
-	if (escape_append(form, name) < 0 || oa2_buf_putc(form, '=') < 0 ||
-	    escape_append(form, value) < 0)
-		return -1;
 	return 0;
 }
 

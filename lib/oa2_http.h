@@ -55,6 +55,9 @@ enum oa2_status oa2_http_post_form(const char *url, const char *form,
 /* oa2_http_resp_free - wipe and free the body */
 void oa2_http_resp_free(struct oa2_http_resp *resp);
 
+/* oa2_form_escape - append s percent-encoded (RFC 3986 unreserved kept); -1 on failure */
+int oa2_form_escape(struct oa2_buf *form, const char *s);
+
 /* oa2_form_add - append a percent-encoded name=value pair; -1 on failure */
 int oa2_form_add(struct oa2_buf *form, const char *name, const char *value);
 

@@ -244,63 +244,7 @@ parse_url(const char *s, const char *const *schemes, int *scheme_index,
 	return 0;
 }
 
-void
-oa2_url_host(const char *url, char *buf, size_t size)
-{
-	const char *p, *e;
-	size_t	n;
-
-	p = strstr(url, "://");
-	p = p ? p + 3 : url;
-	e = p + strcspn(p, "/?#");
-	/* Never show user:password@ if someone put it in the URL. */
-	for (const char *q = p; q < e; q++)
-		if (*q == '@')
-			p = q + 1;
-	n = (size_t)(e - p);
-	if (n >= size)
-		n = size - 1;
-	memcpy(buf, p, n);
-	buf[n] = 0;
-}
-
 /* ------------------------------------------------------------ forms */
-
-/* escape_append - percent-encode s (RFC 3986 unreserved kept) onto b */
-static int
-escape_append(struct oa2_buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *p;
-	char	enc[3];
-
-	for (p = (const unsigned char *)s; *p; p++) {
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
-		    *p == '_' || *p == '~') {
-			if (oa2_buf_putc(b, *p) < 0)
-				return -1;
-		} else {
-			enc[0] = '%';
-			enc[1] = hex[*p >> 4];
-			enc[2] = hex[*p & 15];
-			if (oa2_buf_append(b, enc, 3) < 0)
-				return -1;
-		}
-	}
-	return 0;
-}
-
-int
-oa2_form_add(struct oa2_buf *form, const char *name, const char *value)
-{
-	if (form->len > 0 && oa2_buf_putc(form, '&') < 0)
-		return -1;
-	if (escape_append(form, name) < 0 || oa2_buf_putc(form, '=') < 0 ||
-	    escape_append(form, value) < 0)
-		return -1;
-	return 0;
-}
 
 /* put_basic - "PREFIX: Basic base64(u:p)\r\n"; escape: form-encode u and p first */
 static int
@@ -313,8 +257,8 @@ put_basic(struct oa2_buf *b, const char *prefix, const char *user,
 	int	rc = -1, n;
 
 	oa2_buf_init(&cred, 4096);
-	if (escape ? (escape_append(&cred, user) < 0 ||
-	    oa2_buf_putc(&cred, ':') < 0 || escape_append(&cred, pass) < 0) :
+	if (escape ? (oa2_form_escape(&cred, user) < 0 ||
+	    oa2_buf_putc(&cred, ':') < 0 || oa2_form_escape(&cred, pass) < 0) :
 	    (oa2_buf_puts(&cred, user) < 0 || oa2_buf_putc(&cred, ':') < 0 ||
 	    oa2_buf_puts(&cred, pass) < 0)) {
 		oa2_buf_free(&cred);
