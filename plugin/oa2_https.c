@@ -24,8 +24,8 @@
  *	"https://" only ("http://" to 127.0.0.1 or [::1] with allow_http),
  *	TLS 1.2 or later with peer and host name (or IP address) verification
  *	always on, SNI, the CA bundle file and/or directory of the options or
- *	else the system bundle (OA2_DEFAULT_CA_FILE, OA2_DEFAULT_CA_DIR: the
- *	paths Debian's libcurl uses), redirects not followed, a connect
+ *	else the system bundle (OA2_DEFAULT_CA_FILE: the bundle file
+ *	Debian's libcurl uses), redirects not followed, a connect
  *	timeout (TCP, proxy and TLS handshakes) and a total timeout, replies
  *	with Content-Length, chunked or delimited by the close, 1xx replies
  *	skipped, the body capped at max_body.  A proxy, when the token file
@@ -84,9 +84,6 @@
 
 #ifndef OA2_DEFAULT_CA_FILE
 #define OA2_DEFAULT_CA_FILE	"/etc/ssl/certs/ca-certificates.crt"
-#endif
-#ifndef OA2_DEFAULT_CA_DIR
-#define OA2_DEFAULT_CA_DIR	"/etc/ssl/certs"
 #endif
 
 #define LINE_MAX_LEN	8192		/* one header line */
@@ -1006,12 +1003,14 @@ load_trust(struct conn *c, const struct oa2_http_opts *o,
 	const char *dir = o->ca_dir && *o->ca_dir ? o->ca_dir : NULL;
 	char	why[256];
 
-	if (file == NULL && dir == NULL) {
-		if (access(OA2_DEFAULT_CA_FILE, R_OK) == 0)
-			file = OA2_DEFAULT_CA_FILE;
-		else
-			dir = OA2_DEFAULT_CA_DIR;
-	}
+	/*
+	 * Nothing configured: the system bundle, as Debian's libcurl does.
+	 * Its absence (typically inside a chroot) is reported by name: the
+	 * hashed directory is no fallback there, Debian's postfix start
+	 * copies *.pem files into it without their hash links.
+	 */
+	if (file == NULL && dir == NULL)
+		file = OA2_DEFAULT_CA_FILE;
 	ERR_clear_error();
 	if ((file != NULL &&
 	    SSL_CTX_load_verify_locations(c->ctx, file, NULL) != 1) ||
