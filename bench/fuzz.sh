@@ -23,7 +23,7 @@ mkdir -p "$dir/corpus"
 dir=$(cd "$dir" && pwd)
 seconds=${FUZZ_SECONDS:-600}
 
-out=$(FUZZ_SECONDS=$seconds FUZZ_BUDGET=0 FUZZ_CORPUS_DIR="$dir/corpus" \
+out=$(FUZZ_RANDOM=1 FUZZ_SECONDS=$seconds FUZZ_BUDGET=0 FUZZ_CORPUS_DIR="$dir/corpus" \
 	bash "$top/fuzz/run-smoke.sh" "$dir")
 rc=$?
 printf '%s\n' "$out"

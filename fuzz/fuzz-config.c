@@ -13,7 +13,8 @@
  *
  *	A refusal keeps nothing (root NULL), has code "config", and one
  *	line of printable text that starts with the path.  It never quotes
- *	jansson's "near '...'" context, and a file that is not JSON never
+ *	jansson's "near '...'" context for the input (asked of jansson
+ *	itself: a key named " near x" may be named), and a file that is not JSON never
  *	has a piece of its content (a run of 12 or more token characters)
  *	in the message: such a run may be the client secret.
  *
@@ -114,6 +115,28 @@ check_no_runs(const char *msg, const uint8_t *data, size_t size)
 	}
 }
 
+/*
+ * check_no_jansson_context - msg does not quote jansson's "near '...'"
+ * context for this input.  The oracle asks jansson itself what that context
+ * is: a plain search for " near " would reject a message that names a key
+ * the input spelled with " near " in it (the dictionary holds that word).
+ */
+static void
+check_no_jansson_context(const char *msg, const uint8_t *data, size_t size)
+{
+	json_error_t je;
+	json_t *root;
+	const char *near;
+
+	root = json_loadb((const char *) data, size, JSON_REJECT_DUPLICATES, &je);
+	if (root != NULL) {
+		json_decref(root);
+		return;
+	}
+	if ((near = strstr(je.text, " near '")) != NULL && near[7] != '\0')
+		CHECK(strstr(msg, near) == NULL);
+}
+
 /* check_refusal - the shape of a failure */
 static void
 check_refusal(enum oa2_status st, const struct oa2_error *err,
@@ -129,7 +152,7 @@ check_refusal(enum oa2_status st, const struct oa2_error *err,
 	CHECK(strncmp(err->msg, PATH ": ", sizeof(PATH ": ") - 1) == 0);
 	for (p = (const unsigned char *) err->msg; *p != 0; p++)
 		CHECK(*p >= 0x20 && *p != 0x7f);
-	CHECK(strstr(err->msg, " near ") == NULL);
+	check_no_jansson_context(err->msg, data, size);
 	if (st == OA2_ERR_NOMEM)
 		CHECK(strstr(err->msg, "out of memory") != NULL);
 	if (strncmp(err->msg, PATH ": not valid JSON (",

@@ -3,6 +3,11 @@
 # fuzz/run-smoke.sh DIR - build the libFuzzer targets with clang in DIR (out
 # of tree) and run each on its seed corpus and dictionary for a short while.
 #
+# By default the run is deterministic: a fixed seed (-seed=1) and a fixed
+# number of inputs per target (-runs=FUZZ_RUNS) from a fresh work corpus plus
+# the seeds in the tree, so CI executes the same inputs every time and a
+# result repeats.  Long random runs are bench/fuzz.sh's (FUZZ_RANDOM=1).
+#
 #   DIR             build directory (created; configured once with
 #                   CC=clang --with-fuzzer=clang --enable-sanitizers)
 #
@@ -18,7 +23,11 @@
 # is printed; add it to fuzz/corpus/NAME/ as regress-*.* once fixed.
 #
 # Environment:
-#   FUZZ_SECONDS=15     time per target
+#   FUZZ_RUNS=60000     inputs per target (deterministic mode)
+#   FUZZ_SEED=1         libFuzzer's -seed (deterministic mode)
+#   FUZZ_RANDOM=1       time-bound random runs instead (bench/fuzz.sh)
+#   FUZZ_SECONDS=15     time per target (FUZZ_RANDOM=1); in deterministic
+#                       mode a cap of 8x this, reported as a failure
 #   FUZZ_BUDGET=100     time for all targets together (0: no limit); the
 #                       time per target shrinks to fit, never below 5 s
 #   FUZZ_TARGETS="a b"  only these targets (names without "fuzz-")
@@ -37,6 +46,9 @@ dir=$(cd "$dir" && pwd)
 seconds=${FUZZ_SECONDS:-15}
 budget=${FUZZ_BUDGET:-100}
 jobs=${FUZZ_JOBS:-1}
+runs=${FUZZ_RUNS:-60000}
+seed=${FUZZ_SEED:-1}
+random=${FUZZ_RANDOM:-0}
 cc=${CC:-clang}
 n=0
 failed=0
@@ -112,7 +124,13 @@ fuzz_one() {
 	[ -f "$dict" ] && args+=("-dict=$dict")
 	[ -d "$seeds" ] || seeds=
 	# The first corpus directory receives new inputs: never the tree.
-	"$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+	if [ "$random" = 1 ]; then
+		args+=("-max_total_time=$seconds")
+	else
+		# The cap only guards against a hang; reaching it fails the run.
+		args+=("-seed=$seed" "-runs=$runs" "-max_total_time=$((seconds * 8))")
+	fi
+	"$bin" -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$dir/artifacts/$name-" \
 		"${args[@]}" "$work" ${seeds:+"$seeds"} >"$dir/run/$name.log" 2>&1
 	rc=$?
@@ -153,10 +171,18 @@ for name in "${names[@]}"; do
 	read -r rc execs crashes corpus <"$dir/run/$name.result"
 	total_execs=$((total_execs + execs))
 	total_crashes=$((total_crashes + crashes))
-	if [ "$rc" -eq 0 ] && [ "$crashes" -eq 0 ] && [ "$execs" -gt 0 ]; then
-		say "ok $n - fuzz-$name: ${seconds} s on its seeds and dictionary"
+	if [ "$random" = 1 ]; then
+		what="${seconds} s on its seeds and dictionary"
+		enough=$([ "$execs" -gt 0 ] && echo 1 || echo 0)
 	else
-		say "not ok $n - fuzz-$name: ${seconds} s on its seeds and dictionary (exit $rc)"
+		what="$runs inputs, -seed=$seed, on its seeds and dictionary"
+		# libFuzzer counts the seeds it loads too: at least the runs asked.
+		enough=$([ "$execs" -ge "$runs" ] && echo 1 || echo 0)
+	fi
+	if [ "$rc" -eq 0 ] && [ "$crashes" -eq 0 ] && [ "$enough" = 1 ]; then
+		say "ok $n - fuzz-$name: $what"
+	else
+		say "not ok $n - fuzz-$name: $what (exit $rc, execs $execs)"
 		failed=$((failed + 1))
 		grep -E "^(==[0-9]+==ERROR|SUMMARY|.*runtime error)" "$dir/run/$name.log" \
 			| head -5 | sed 's/^/# /'
@@ -164,7 +190,7 @@ for name in "${names[@]}"; do
 			[ -f "$a" ] && say "# reproduce: $dir/fuzz/fuzz-$name $a"
 		done
 	fi
-	say "# $name: execs $execs, crashes $crashes, corpus $corpus, ${seconds} s"
+	say "# $name: execs $execs, crashes $crashes, corpus $corpus"
 done
 say "# all targets: execs $total_execs, crashes $total_crashes"
 say "1..$n"
