@@ -5,8 +5,8 @@
 #
 # By default the run is deterministic: a fixed seed (-seed=1) and a fixed
 # number of inputs per target (-runs=FUZZ_RUNS) from a fresh work corpus plus
-# the seeds in the tree, so CI executes the same inputs every time and a
-# result repeats.  Long random runs are bench/fuzz.sh's (FUZZ_RANDOM=1).
+# the seeds in the tree, with address-space randomisation off (setarch -R),
+# so CI executes the same inputs every time and a result repeats.  Long random runs are bench/fuzz.sh's (FUZZ_RANDOM=1).
 #
 #   DIR             build directory (created; configured once with
 #                   CC=clang --with-fuzzer=clang --enable-sanitizers)
@@ -108,6 +108,18 @@ if [ "$budget" -gt 0 ]; then
 	[ "$seconds" -lt 5 ] && seconds=5
 fi
 
+# Deterministic mode also turns address-space randomisation off for the
+# targets: the coverage instrumentation records compared values, pointers
+# among them, so with ASLR the same seed grows a different corpus each run.
+norand=
+if [ "$random" != 1 ]; then
+	if setarch "$(uname -m)" -R true 2>/dev/null; then
+		norand="setarch $(uname -m) -R"
+	else
+		say "# setarch -R refused here: the runs repeat their inputs only up to ASLR"
+	fi
+fi
+
 mkdir -p "$dir/artifacts" "$dir/run"
 # fuzz_one NAME - run one target; writes $dir/run/NAME.{log,result}
 fuzz_one() {
@@ -128,9 +140,12 @@ fuzz_one() {
 		args+=("-max_total_time=$seconds")
 	else
 		# The cap only guards against a hang; reaching it fails the run.
-		args+=("-seed=$seed" "-runs=$runs" "-max_total_time=$((seconds * 8))")
+		# -reload=0: libFuzzer re-reads its corpus every second by
+		# default, which makes the inputs depend on the clock.
+		args+=("-seed=$seed" "-runs=$runs" "-reload=0"
+			"-max_total_time=$((seconds * 8))")
 	fi
-	"$bin" -timeout=10 -rss_limit_mb=2048 \
+	$norand "$bin" -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$dir/artifacts/$name-" \
 		"${args[@]}" "$work" ${seeds:+"$seeds"} >"$dir/run/$name.log" 2>&1
 	rc=$?

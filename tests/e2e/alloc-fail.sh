@@ -13,7 +13,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 . "$here/tap.sh"
-BUILD=${BUILD:-$top/_build}
+BUILD=${BUILD:-$top/_build-test/gcc}
 export PORT_OFFSET=${PORT_OFFSET:-30000}
 T=$(mktemp -d /tmp/oa2-allocfail.XXXXXX)
 chmod 755 "$T"

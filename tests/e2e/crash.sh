@@ -29,7 +29,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 . "$here/tap.sh"
 . "$top/tests/fault-server/fault-server.bash"
-BUILD=${BUILD:-$top/_build}
+BUILD=${BUILD:-$top/_build-test/gcc}
 TRIALS=${TRIALS:-100}
 SEED=${SEED:-$(date +%s)}
 SLOW_MS=${SLOW_MS:-100}

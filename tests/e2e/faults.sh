@@ -29,7 +29,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 . "$here/tap.sh"
 . "$top/tests/fault-server/fault-server.bash"
-BUILD=${BUILD:-$top/_build}
+BUILD=${BUILD:-$top/_build-test/gcc}
 DRIVER=$BUILD/tests/sasl-driver
 export PORT_OFFSET=${PORT_OFFSET:-20000}
 T=$(mktemp -d /tmp/oa2-faults.XXXXXX)

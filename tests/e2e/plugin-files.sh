@@ -8,7 +8,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 . "$here/tap.sh"
-BUILD=${BUILD:-$top/_build}
+BUILD=${BUILD:-$top/_build-test/gcc}
 DRIVER="$BUILD/tests/sasl-driver"
 T=$(mktemp -d /tmp/oa2-files.XXXXXX)
 trap 'rm -rf "$T"' EXIT

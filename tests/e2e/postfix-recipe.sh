@@ -41,7 +41,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 . "$here/tap.sh"
-BUILD=${BUILD:-$top/_build}
+BUILD=${BUILD:-$top/_build-test/gcc}
 export PORT_OFFSET=${PORT_OFFSET:-50000}
 MAN=$top/man/sasl-oauth2-postfix.7
 TOOL=$BUILD/tools/sasl-oauth2

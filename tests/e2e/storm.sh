@@ -19,7 +19,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 . "$here/tap.sh"
-BUILD=${BUILD:-$top/_build}
+BUILD=${BUILD:-$top/_build-test/gcc}
 PROCS=${PROCS:-64}
 export PORT_OFFSET=${PORT_OFFSET:-20000}
 T=$(mktemp -d /tmp/oa2-storm.XXXXXX)
