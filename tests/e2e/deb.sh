@@ -79,7 +79,7 @@ else
 	tar -C "$top" --exclude='./_build*' --exclude=node_modules --exclude=autom4te.cache \
 		--exclude=.git -cf - . | tar -C "$T/src" -xf -
 fi
-check "the tree has debian/ and contrib/" test -f "$T/src/debian/control" -a -f "$T/src/contrib/install.sh"
+check "the tree has debian/ and contrib/" test -f "$T/src/debian/control" -a -f "$T/src/contrib/contrib.am"
 (cd "$T/src" && dpkg-checkbuilddeps) >"$T/checkbuilddeps.out" 2>&1
 rc=$?
 _tap $rc "dpkg-checkbuilddeps: every build dependency is installed"
@@ -109,6 +109,19 @@ for f in "$SASLDIR/libsasl-oauth2.so" /usr/bin/sasl-oauth2 \
 	check "the package holds $f" grep -qx -- "$f" "$T/contents"
 done
 is "$(grep -c '\.la$' "$T/contents")" "0" "the package holds no libtool archive"
+for f in /usr/share/doc/$PKG/README.md.gz /usr/share/doc/$PKG/examples/sasl-oauth2.conf.example; do
+	check "the package holds $f" grep -qx -- "$f" "$T/contents"
+done
+like "$(dpkg-deb -f "$DEB" Conflicts)" "libsasl2-modules-kdexoauth2" \
+	"it conflicts with libsasl2-modules-kdexoauth2 (another XOAUTH2 plugin)"
+if command -v lintian >/dev/null; then
+	lintian --no-tag-display-limit "$DEB" >"$T/lintian.out" 2>&1
+	is "$(grep -cE '^[EW]: ' "$T/lintian.out")" "0" "lintian: no error, no warning"
+	grep -E '^[EW]: ' "$T/lintian.out" | head -10 | sed 's/^/# /'
+	grep -E '^[IP]: ' "$T/lintian.out" | head -10 | sed 's/^/# lintian says: /'
+else
+	skip "lintian: no error, no warning" "no lintian (apt-get install lintian)"
+fi
 
 # --- install -----------------------------------------------------------------
 # What would apt do?  Only this package: every dependency is already here.

@@ -19,7 +19,7 @@
 #   - systemctl and journalctl are shell functions that do what systemd
 #     does on Debian 12 (restart = Debian's configure-instance.sh, then
 #     postfix start; the refresh unit's ExecStart with its EnvironmentFile);
-#   - contrib/ is installed below $R by contrib/install.sh, as the package
+#   - contrib/ is installed below $R by "make install-contrib", as the package
 #     installs it below /.
 # The instance starts as the package leaves it (main.cf.debian + main.cf.tls,
 # master.cf.dist) plus test-only settings: paths below $R, a log file,
@@ -189,7 +189,8 @@ subst() {
 mkdir -p "$R/etc/postfix" "$R/etc/default" "$Q" "$R/var/lib/postfix" "$R/root"
 chmod 700 "$R/root"
 chown postfix "$R/var/lib/postfix"
-sh "$top/contrib/install.sh" "$R"
+make -s -C "$BUILD" install-contrib DESTDIR="$R" prefix=/usr sysconfdir=/etc \
+	libexecdir=/usr/libexec systemdsystemunitdir=/lib/systemd/system >/dev/null
 subst "$R/etc/ca-certificates/update.d/sasl-oauth2" "$R/etc/default/sasl-oauth2" \
 	"$R/usr/libexec/sasl-oauth2/refresh-token-files" "$R"/lib/systemd/system/sasl-oauth2-refresh.*
 # Debian's start script, reading our /etc/default/postfix.
