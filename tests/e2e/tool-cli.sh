@@ -21,7 +21,11 @@ if command -v mandoc >/dev/null; then
 		ok 1 "usage() matches the man page SYNOPSIS"
 		diff <(tr ' ' '\n' <"$WORK/syn.man") <(tr ' ' '\n' <"$WORK/syn.usage") | sed 's/^/# /' | head -20
 	fi
-	mandoc -Tlint "$MAN" >"$WORK/lint" 2>&1
+	# Not findings: the sibling pages are not installed on the build
+	# machine, and a stale mandoc.db is the machine's, not the page's.
+	mandoc -Tlint "$MAN" 2>&1 | grep -v -e 'outdated mandoc.db' \
+		-e 'referenced manual not found: Xr sasl-oauth2' -e 'Xr postconf 5' >"$WORK/lint"
+	[ ! -s "$WORK/lint" ]
 	ok $? "mandoc -Tlint is clean"
 	diag "$WORK/lint"
 else
