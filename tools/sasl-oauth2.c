@@ -38,6 +38,7 @@ static const char synopsis[] =
 "           [--owner user[:group]] file\n"
 "       sasl-oauth2 status [--json] [--refresh] [--for-user user] file ...\n"
 "       sasl-oauth2 refresh [-q] file ...\n"
+"       sasl-oauth2 token file\n"
 "       sasl-oauth2 test [--smtp host[:port] | --imap host[:port]]\n"
 "           [--tls starttls | implicit] [--mech mechanism] [--user address]\n"
 "           [--ca-file file] [--plugin-dir dir] [--timeout seconds] file\n"
@@ -108,6 +109,7 @@ main(int argc, char **argv)
 		{"authorize", cmd_authorize},
 		{"status", cmd_status},
 		{"refresh", cmd_refresh},
+		{"token", cmd_token},
 		{"test", cmd_test},
 		{"revoke", cmd_revoke},
 		{"explain", cmd_explain},
