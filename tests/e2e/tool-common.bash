@@ -4,6 +4,7 @@
 # TAP helpers, the built tool, and a private stack:
 #   ok COND-EXIT NAME       (use: check NAME CMD...)
 #   start_stack             stack.sh start in a mktemp dir; stopped by the trap
+#   setup_token_file FILE   a token file by the loopback flow (one TAP line)
 #   user_side OUTFILE [HINT] the "user": follow the authorization URL printed
 #                            in OUTFILE (its first https:// line) through the
 #                            provider's redirects; print the final loopback URL
@@ -107,6 +108,19 @@ user_side() {
 		next=$loc
 	done
 	return 1
+}
+
+# setup_token_file FILE: authorize FILE by the loopback flow, the test acting
+# as the user; one TAP line
+setup_token_file() {
+	local pid loc
+	"$TOOL" authorize --issuer "$IDP_URL" --ca-file "$CA_FILE" --no-browser \
+		--client-id "$CLIENT_ID_PUBLIC" --redirect-uri http://127.0.0.1/cb \
+		--user "$TEST_USER" --timeout 20 "$1" </dev/null >"$WORK/az.out" 2>"$WORK/az.err" &
+	pid=$!
+	loc=$(user_side "$WORK/az.out") && curl -s -o /dev/null "$loc"
+	wait_pid $pid 30
+	ok $? "setup: a token file by the loopback flow"
 }
 
 # wait_pid PID SECONDS: wait for a background job; 124 if it did not end

@@ -9,13 +9,7 @@ require_tool
 start_stack
 
 F=$WORK/tok.json
-"$TOOL" authorize --issuer "$IDP_URL" --ca-file "$CA_FILE" --no-browser \
-	--client-id "$CLIENT_ID_PUBLIC" --redirect-uri http://127.0.0.1/cb \
-	--user "$TEST_USER" --timeout 20 "$F" </dev/null >"$WORK/az.out" 2>"$WORK/az.err" &
-pid=$!
-loc=$(user_side "$WORK/az.out") && curl -s -o /dev/null "$loc"
-wait_pid $pid 30
-ok $? "setup: a token file by the loopback flow"
+setup_token_file "$F"
 
 # ---- status
 "$TOOL" status "$F" >"$WORK/st.out" 2>&1
