@@ -57,12 +57,12 @@ main(void)
 	    "\"refresh_window\": \"120\", \"timeout\": 7, \"log_level\": \"debug\", "
 	    "\"log_to_syslog_on_failure\": \"yes\"}", 0640);
 	ok(oa2_config_load(&cfg, path, 1, &err) == OA2_OK, "valid config loads");
-	is_str(oa2_config_str(&cfg, "client_id"), "abc", "client_id read");
+	is_str(oa2_config_str(&cfg, OA2_S_CLIENT_ID), "abc", "client_id read");
 	is_int(cfg.refresh_window, 120, "refresh_window as a digit string");
 	is_int(cfg.timeout, 7, "timeout as a number");
 	is_int(cfg.connect_timeout, 10, "connect_timeout default");
 	is_int(cfg.log_level, OA2_LOG_DEBUG, "log_level debug");
-	ok(oa2_config_str(&cfg, "scope") == NULL, "absent setting is NULL");
+	ok(oa2_config_str(&cfg, OA2_S_SCOPE) == NULL, "absent setting is NULL");
 	oa2_config_free(&cfg);
 
 	ok(oa2_config_load(&cfg, "/nonexistent/sasl-oauth2.conf", 0, &err) == OA2_OK,

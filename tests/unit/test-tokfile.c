@@ -186,7 +186,7 @@ expect_load_fail(const char *path, const char *label, const char *want1,
 	enum oa2_status st;
 
 	oa2_error_clear(&err);
-	st = oa2_token_load(&tok, path, &err);
+	st = oa2_token_load(&tok, path, -1, NULL, &err);
 	check_refusal(st, &err, path, label, want1, want2);
 	ok(tok.root == NULL && tok.refresh_token == NULL, "%s: nothing loaded",
 	   label);
@@ -212,7 +212,7 @@ load_ok(struct oa2_token *tok, const char *path, const char *label)
 	struct oa2_error err;
 
 	oa2_error_clear(&err);
-	if (oa2_token_load(tok, path, &err) != OA2_OK) {
+	if (oa2_token_load(tok, path, -1, NULL, &err) != OA2_OK) {
 		ok(0, "%s: loads", label);
 		printf("# %s\n", err.msg);
 		return (0);
@@ -282,7 +282,7 @@ child_load(const void *arg, struct cres *r)
 	struct oa2_error err;
 
 	oa2_error_clear(&err);
-	r->st = oa2_token_load(&tok, arg, &err);
+	r->st = oa2_token_load(&tok, arg, -1, NULL, &err);
 	snprintf(r->code, sizeof(r->code), "%s", err.code);
 	snprintf(r->msg, sizeof(r->msg), "%s", err.msg);
 	oa2_token_free(&tok);
@@ -310,7 +310,7 @@ child_refresh_save(const void *arg, struct cres *r)
 	struct oa2_error err;
 
 	oa2_error_clear(&err);
-	if ((r->st = oa2_token_load(&tok, arg, &err)) == OA2_OK
+	if ((r->st = oa2_token_load(&tok, arg, -1, NULL, &err)) == OA2_OK
 	    && (r->st = oa2_token_update(&tok, "AT-child", 42, "RT-child",
 					 &err)) == OA2_OK)
 		r->st = oa2_token_save(&tok, arg, &err);
@@ -867,7 +867,7 @@ test_alloc_failures(void)
 	file_before = strdup(slurp(path));
 	bad = failures = done = 0;
 	for (k = 1; k < 200 && !done; k++) {
-		if (oa2_token_load(&tok, path, &err)
+		if (oa2_token_load(&tok, path, -1, NULL, &err)
 		    || oa2_token_update(&tok, "new-at", 99, NULL, &err))
 			break;
 		oa2_mem_fail_at(k);
@@ -1018,7 +1018,7 @@ test_save_steps(void)
 		if ((pid = fork()) == 0) {
 			kill_step = kills[i];
 			oa2_token_save_hook = kill_at;
-			if (oa2_token_load(&tok, path, &err) == OA2_OK
+			if (oa2_token_load(&tok, path, -1, NULL, &err) == OA2_OK
 			    && oa2_token_update(&tok, "AT-new", 9, "RT-new",
 						&err) == OA2_OK)
 				(void) oa2_token_save(&tok, path, &err);
@@ -1257,7 +1257,7 @@ test_load_fd(void)
 	is_int(oa2_token_lock(path, &fd, &err), OA2_OK, "lock");
 	ok(fd >= 0, "descriptor");
 	(void) lseek(fd, 0, SEEK_END);
-	is_int(oa2_token_load_fd(&tok, fd, path, &err), OA2_OK,
+	is_int(oa2_token_load(&tok, path, fd, NULL, &err), OA2_OK,
 	       "load_fd reads from offset 0");
 	is_str(tok.refresh_token, RT, "load_fd refresh token");
 	oa2_token_free(&tok);
@@ -1269,7 +1269,7 @@ test_load_fd(void)
 	put(path, "{\"refresh_token\": \"" RT "\"}", 0644);
 	is_int(oa2_token_lock(path, &fd, &err), OA2_OK,
 	       "lock does not judge the mode");
-	st = oa2_token_load_fd(&tok, fd, path, &err);
+	st = oa2_token_load(&tok, path, fd, NULL, &err);
 	check_refusal(st, &err, path, "load_fd mode 0644",
 		      ": is readable by group or others (mode 0644)",
 		      "run chmod 600");
@@ -1278,7 +1278,7 @@ test_load_fd(void)
 
 	put(path, "{\"refresh_token\": 5}", 0600);
 	is_int(oa2_token_lock(path, &fd, &err), OA2_OK, "lock");
-	st = oa2_token_load_fd(&tok, fd, path, &err);
+	st = oa2_token_load(&tok, path, fd, NULL, &err);
 	check_refusal(st, &err, path, "load_fd bad content",
 		      ": field \"refresh_token\" must be a string", NULL);
 	oa2_token_unlock(&fd);
@@ -1332,7 +1332,7 @@ test_lock_wait(void)
 		t0 = now_ms();
 		if (oa2_token_lock(path, &wfd, &e) != OA2_OK)
 			n = snprintf(buf, sizeof(buf), "lock: %s", e.msg);
-		else if (oa2_token_load_fd(&t, wfd, path, &e) != OA2_OK)
+		else if (oa2_token_load(&t, path, wfd, NULL, &e) != OA2_OK)
 			n = snprintf(buf, sizeof(buf), "load: %s", e.msg);
 		else
 			n = snprintf(buf, sizeof(buf), "%s %lld",
@@ -1351,7 +1351,7 @@ test_lock_wait(void)
 	   "lock is held");
 
 	/* Holder refreshes: a new inode replaces the one the waiter waits on. */
-	if (oa2_token_load_fd(&tok, fd, path, &err) == OA2_OK
+	if (oa2_token_load(&tok, path, fd, NULL, &err) == OA2_OK
 	    && oa2_token_update(&tok, "AT-new", 1, "RT-new", &err) == OA2_OK)
 		is_int(oa2_token_save(&tok, path, &err), OA2_OK, "holder saves");
 	oa2_token_free(&tok);
@@ -1383,7 +1383,7 @@ counter_child(const char *path)
 
 	if (oa2_token_lock(path, &fd, &e) != OA2_OK)
 		return (10);
-	if (oa2_token_load_fd(&t, fd, path, &e) != OA2_OK)
+	if (oa2_token_load(&t, path, fd, NULL, &e) != OA2_OK)
 		rc = 11;
 	else if ((s = json_string_value(json_object_get(t.root, "counter")))
 		 == NULL)
