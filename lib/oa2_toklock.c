@@ -116,7 +116,7 @@ oa2_token_lock(const char *path, int *fdp, struct oa2_error *err)
 		fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 		if (fd < 0)
 			return (oa2_tokfile_open_error(path, errno, 1, err));
-		/* The mode is load_fd's to judge; the type is ours. */
+		/* The mode is oa2_token_load's to judge; the type is ours. */
 		if ((st = oa2_tokfile_check_type(fd, path, &held, err)) != OA2_OK) {
 			(void) close(fd);
 			return (st);
