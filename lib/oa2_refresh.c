@@ -8,14 +8,14 @@
  *	The request form and the reply hold the refresh token, the client
  *	secret and the access token: they live in wiped buffers only, and no
  *	message built here ever contains them.  The per-process token cache
- *	(oa2_access_token_use) holds access tokens only, never the refresh
- *	token or the client secret, each slot in one block that is wiped when
- *	it is replaced, dropped or cleared.
+ *	is oa2_cache(3)'s.
+ * SEE ALSO
+ *	oa2_settings(3), where every setting comes from; oa2_tokfile(3),
+ *	oa2_token_modify(), which holds the lock around a refresh.
  *--*/
 #include "config.h"
 
 #include <sys/stat.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,7 +25,6 @@
 #include "oa2_http.h"
 #include "oa2_limits.h"
 #include "oa2_mem.h"
-#include "oa2_provider.h"
 #include "oa2_refresh.h"
 #include "oa2_settings.h"
 #include "oa2_tokresp.h"
