@@ -65,26 +65,13 @@ int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define PATH		"fuzz.conf"
 #define RUN_MIN		12
 
-static const char *const string_keys[] = {
-	"client_id", "client_secret", "token_endpoint", "proxy",
-	"ca_bundle_file", "ca_certs_dir", "provider", "tenant", "scope",
-	"client_auth", "log_level", NULL
-};
-static const char *const number_keys[] = {
-	"refresh_window", "connect_timeout", "timeout", NULL
-};
-static const char *const ignored_keys[] = {
-	"log_to_syslog_on_failure", "log_full_trace_on_failure", NULL
-};
-
-/* in_list - name is one of list */
-static int
-in_list(const char *const *list, const char *name)
+/* config_row - the settings table's row for a configuration member, or NULL */
+static const struct oa2_setting_def *
+config_row(const char *name)
 {
-	for (; *list != NULL; list++)
-		if (strcmp(*list, name) == 0)
-			return (1);
-	return (0);
+	const struct oa2_setting_def *d = oa2_setting_find(name);
+
+	return (d != NULL && (d->where & OA2_IN_CONFIG) ? d : NULL);
 }
 
 /* is_tokchar - a byte a token or secret may be made of */
@@ -164,25 +151,39 @@ check_refusal(enum oa2_status st, const struct oa2_error *err,
 static void
 check_sane(const struct oa2_config *cfg)
 {
+	const struct oa2_setting_def *d;
 	const char *key;
 	json_t *v;
 
 	CHECK(json_is_object(cfg->root));
 	json_object_foreach(cfg->root, key, v) {
-		if (in_list(string_keys, key)) {
-			CHECK(json_is_string(v));
-			CHECK(oa2_config_str(cfg, key) == json_string_value(v));
-		} else if (in_list(number_keys, key)) {
+		d = config_row(key);
+		CHECK(d != NULL);
+		switch (d->type) {
+		case OA2_T_IGNORED:
+			break;
+		case OA2_T_SECONDS:
 			CHECK(json_is_integer(v) || json_is_string(v));
-			CHECK(oa2_config_str(cfg, key) == NULL
+			CHECK(oa2_config_str(cfg, oa2_setting_id_of(d)) == NULL
 			      || json_is_string(v));
-		} else {
-			CHECK(in_list(ignored_keys, key));
+			break;
+		case OA2_T_CLIENT_AUTH:
+			CHECK(json_is_string(v));
+			CHECK(strcmp(json_string_value(v), "post") == 0
+			      || strcmp(json_string_value(v), "basic") == 0);
+			/* FALLTHROUGH */
+		default:
+			CHECK(json_is_string(v));
+			CHECK(oa2_config_str(cfg, oa2_setting_id_of(d))
+			      == json_string_value(v));
+			break;
 		}
 	}
-	CHECK(cfg->connect_timeout >= 1 && cfg->connect_timeout <= 1000000000);
-	CHECK(cfg->timeout >= 1 && cfg->timeout <= 1000000000);
-	CHECK(cfg->refresh_window >= 0 && cfg->refresh_window <= 1000000000);
+	CHECK(cfg->connect_timeout >= 1
+	      && cfg->connect_timeout <= OA2_CONFIG_SECONDS_MAX);
+	CHECK(cfg->timeout >= 1 && cfg->timeout <= OA2_CONFIG_SECONDS_MAX);
+	CHECK(cfg->refresh_window >= 0
+	      && cfg->refresh_window <= OA2_CONFIG_SECONDS_MAX);
 	CHECK(cfg->log_level == OA2_LOG_ERROR || cfg->log_level == OA2_LOG_WARNING
 	      || cfg->log_level == OA2_LOG_NOTICE
 	      || cfg->log_level == OA2_LOG_DEBUG);

@@ -97,6 +97,9 @@ check_refusal(enum oa2_status st, const struct oa2_error *err,
 static void
 check_sane(const struct oa2_token *tok)
 {
+	const struct oa2_setting_def *d;
+	const json_t *v;
+
 	CHECK(json_is_object(tok->root));
 	CHECK(tok->refresh_token != NULL && *tok->refresh_token != 0);
 	CHECK(tok->expiry >= 0);
@@ -105,9 +108,20 @@ check_sane(const struct oa2_token *tok)
 	      || strcmp(tok->client_auth, "post") == 0
 	      || strcmp(tok->client_auth, "basic") == 0);
 	/* An expiry is always held as the string that save writes. */
-	CHECK(json_object_get(tok->root, "expiry") == NULL
-	      || json_is_string(json_object_get(tok->root, "expiry"))
-	      || json_is_null(json_object_get(tok->root, "expiry")));
+	v = json_object_get(tok->root, OA2_SETTING_NAME(OA2_S_EXPIRY));
+	CHECK(v == NULL || json_is_string(v) || json_is_null(v));
+	/* Every member the settings table lists has the table's type. */
+	for (d = oa2_settings_table; d < oa2_settings_table + OA2_S_COUNT; d++) {
+		if (!(d->where & OA2_IN_TOKEN))
+			continue;
+		v = json_object_get(tok->root, d->name);
+		if (d->type == OA2_T_STRING || d->type == OA2_T_REQUIRED
+		    || d->type == OA2_T_CLIENT_AUTH) {
+			CHECK(v == NULL || json_is_null(v) || json_is_string(v));
+			CHECK(oa2_token_str(tok, oa2_setting_id_of(d))
+			      == json_string_value(v));
+		}
+	}
 }
 
 /* round_trip - serialize like save does, parse again, compare */
@@ -194,11 +208,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	round_trip(&tok);
 
 	/* set_string on a known and an unknown member. */
-	CHECK(oa2_token_set_string(&tok, "user", "fuzz@example.com", &err)
-	      == OA2_OK);
+	CHECK(oa2_token_set_string(&tok, OA2_SETTING_NAME(OA2_S_USER),
+				   "fuzz@example.com", &err) == OA2_OK);
 	CHECK(strcmp(tok.user, "fuzz@example.com") == 0);
-	CHECK(oa2_token_set_string(&tok, "refresh_token", NULL, &err)
-	      == OA2_ERR_INPUT);
+	CHECK(oa2_token_set_string(&tok, OA2_SETTING_NAME(OA2_S_REFRESH_TOKEN),
+				   NULL, &err) == OA2_ERR_INPUT);
 	CHECK(oa2_token_set_string(&tok, "fuzz_extra", "1", &err) == OA2_OK);
 	round_trip(&tok);
 

@@ -18,28 +18,6 @@
 #include "oa2_config.h"
 #include "oa2_mem.h"
 
-static const char *const string_keys[] = {
-	"client_id", "client_secret", "token_endpoint", "proxy",
-	"ca_bundle_file", "ca_certs_dir", "provider", "tenant", "scope",
-	"client_auth", "log_level", NULL
-};
-static const char *const number_keys[] = {
-	"refresh_window", "connect_timeout", "timeout", NULL
-};
-static const char *const ignored_keys[] = {
-	"log_to_syslog_on_failure", "log_full_trace_on_failure", NULL
-};
-
-/* in_list - name is one of list */
-static int
-in_list(const char *const *list, const char *name)
-{
-	for (; *list; list++)
-		if (strcmp(*list, name) == 0)
-			return 1;
-	return 0;
-}
-
 const char *
 oa2_config_path(void)
 {
@@ -56,49 +34,77 @@ oa2_config_init(struct oa2_config *cfg)
 {
 	cfg->root = NULL;
 	cfg->path[0] = 0;
-	cfg->connect_timeout = 10;
-	cfg->timeout = 30;
-	cfg->refresh_window = 300;
+	cfg->connect_timeout = oa2_settings_table[OA2_S_CONNECT_TIMEOUT].dflt;
+	cfg->timeout = oa2_settings_table[OA2_S_TIMEOUT].dflt;
+	cfg->refresh_window = oa2_settings_table[OA2_S_REFRESH_WINDOW].dflt;
 	cfg->log_level = OA2_LOG_NOTICE;
 }
 
-/* number_value - a non-negative integer, or a string of digits; -1 if neither */
-static long
-number_value(json_t *v)
+/* set_seconds - store a seconds setting, raised to its minimum */
+static void
+set_seconds(struct oa2_config *cfg, const struct oa2_setting_def *def,
+    long n)
 {
-	const char *s;
-	long n = 0;
-
-	if (json_is_integer(v))
-		return json_integer_value(v) < 0 ||
-		    json_integer_value(v) > 1000000000 ? -1 :
-		    (long)json_integer_value(v);
-	if (!json_is_string(v))
-		return -1;
-	s = json_string_value(v);
-	if (*s == 0 || strlen(s) > 9)
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		n = n * 10 + (*s - '0');
+	if (n < def->min)
+		n = def->min;
+	switch (oa2_setting_id_of(def)) {
+	case OA2_S_REFRESH_WINDOW:
+		cfg->refresh_window = n;
+		break;
+	case OA2_S_CONNECT_TIMEOUT:
+		cfg->connect_timeout = n;
+		break;
+	case OA2_S_TIMEOUT:
+		cfg->timeout = n;
+		break;
+	default:
+		break;
 	}
-	return n;
 }
 
-/* parse_level - log level name to number */
-static int
-parse_level(const char *s)
+/* type_wanted - what a setting of def's type must be, for messages */
+static const char *
+type_wanted(const struct oa2_setting_def *def)
 {
-	static const struct { const char *name; int level; } map[] = {
-		{"error", OA2_LOG_ERROR}, {"warning", OA2_LOG_WARNING},
-		{"notice", OA2_LOG_NOTICE}, {"info", OA2_LOG_NOTICE},
-		{"debug", OA2_LOG_DEBUG},
-	};
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (strcmp(s, map[i].name) == 0)
-			return map[i].level;
-	return -1;
+	switch (def->type) {
+	case OA2_T_SECONDS:
+		return "a whole number of seconds";
+	case OA2_T_CLIENT_AUTH:
+		return "\"post\" or \"basic\"";
+	case OA2_T_LOG_LEVEL:
+		return "one of error, warning, notice, debug";
+	default:
+		return "a string";
+	}
+}
+
+/* check_value - v fits def; 0, or -1 */
+static int
+check_value(struct oa2_config *cfg, const struct oa2_setting_def *def,
+    json_t *v)
+{
+	long long n;
+	const char *s;
+
+	switch (def->type) {
+	case OA2_T_IGNORED:
+		return 0;
+	case OA2_T_SECONDS:
+		if (oa2_setting_digits(v, OA2_CONFIG_SECONDS_MAX, &n) < 0)
+			return -1;
+		set_seconds(cfg, def, (long)n);
+		return 0;
+	case OA2_T_CLIENT_AUTH:
+		s = json_string_value(v);
+		return s != NULL && (strcmp(s, "post") == 0 ||
+		    strcmp(s, "basic") == 0) ? 0 : -1;
+	case OA2_T_LOG_LEVEL:
+		if (!json_is_string(v))
+			return -1;
+		return oa2_setting_log_level(json_string_value(v)) < 0 ? -1 : 0;
+	default:
+		return json_is_string(v) ? 0 : -1;
+	}
 }
 
 /*
@@ -184,10 +190,10 @@ oa2_config_parse(struct oa2_config *cfg, const char *path, const char *data,
 {
 	json_error_t jerr;
 	const char *key;
+	const struct oa2_setting_def *def;
 	json_t *root, *v;
 	char why[JSON_ERROR_TEXT_LENGTH], name[80];
 	int nomem;
-	long n;
 
 	oa2_config_init(cfg);
 	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
@@ -207,49 +213,28 @@ oa2_config_parse(struct oa2_config *cfg, const char *path, const char *data,
 		    "%s: must hold a JSON object { \"setting\": value, ... }", path);
 	}
 	json_object_foreach(root, key, v) {
-		if (in_list(ignored_keys, key))
-			continue;
-		if (in_list(string_keys, key)) {
-			if (!json_is_string(v))
-				goto type;
-			continue;
-		}
-		if (in_list(number_keys, key)) {
-			if ((n = number_value(v)) < 0)
-				goto type;
-			if (strcmp(key, "refresh_window") == 0)
-				cfg->refresh_window = n;
-			else if (strcmp(key, "connect_timeout") == 0)
-				cfg->connect_timeout = n ? n : 1;
-			else
-				cfg->timeout = n ? n : 1;
-			continue;
-		}
-		oa2_error_set(err, OA2_ERR_INPUT, "config",
-		    "%s: unknown setting \"%s\": remove it or fix its name; "
-		    "see sasl-oauth2.conf(5)", path,
-		    printable(key, name, sizeof(name), 64));
-		json_decref(root);
-		return OA2_ERR_INPUT;
-	}
-	if ((v = json_object_get(root, "log_level")) != NULL) {
-		if ((cfg->log_level = parse_level(json_string_value(v))) < 0) {
+		def = oa2_setting_find(key);
+		if (def == NULL || !(def->where & OA2_IN_CONFIG)) {
+			oa2_error_set(err, OA2_ERR_INPUT, "config",
+			    "%s: unknown setting \"%s\": remove it or fix its "
+			    "name; see sasl-oauth2.conf(5)", path,
+			    printable(key, name, sizeof(name), 64));
 			json_decref(root);
-			return oa2_error_set(err, OA2_ERR_INPUT, "config",
-			    "%s: setting \"log_level\" must be one of error, warning, "
-			    "notice, debug", path);
+			return OA2_ERR_INPUT;
+		}
+		if (check_value(cfg, def, v) < 0) {
+			oa2_error_set(err, OA2_ERR_INPUT, "config",
+			    "%s: setting \"%s\" must be %s", path, def->name,
+			    type_wanted(def));
+			json_decref(root);
+			return OA2_ERR_INPUT;
 		}
 	}
+	if ((v = json_object_get(root,
+	    OA2_SETTING_NAME(OA2_S_LOG_LEVEL))) != NULL)
+		cfg->log_level = oa2_setting_log_level(json_string_value(v));
 	cfg->root = root;
 	return OA2_OK;
-type:
-	oa2_error_set(err, OA2_ERR_INPUT, "config",
-	    "%s: setting \"%s\" must be %s", path,
-	    printable(key, name, sizeof(name), 64),
-	    in_list(string_keys, key) ? "a string" :
-	    "a whole number of seconds");
-	json_decref(root);
-	return OA2_ERR_INPUT;
 }
 
 enum oa2_status
@@ -299,11 +284,12 @@ oa2_config_load(struct oa2_config *cfg, const char *path, int must_exist,
 	}
 	rc = oa2_config_parse(cfg, path, buf, len, err);
 	if (rc == OA2_OK && (st.st_mode & S_IROTH) &&
-	    oa2_config_str(cfg, "client_secret") != NULL) {
+	    oa2_config_str(cfg, OA2_S_CLIENT_SECRET) != NULL) {
 		oa2_config_free(cfg);
 		rc = oa2_error_set(err, OA2_ERR_INPUT, "config",
-		    "%s: holds client_secret but is readable by everyone (mode "
+		    "%s: holds %s but is readable by everyone (mode "
 		    "%04o): run chmod o-rwx %s", path,
+	    OA2_SETTING_NAME(OA2_S_CLIENT_SECRET),
 		    (unsigned)(st.st_mode & 07777), path);
 	}
 out:
@@ -314,13 +300,14 @@ out:
 }
 
 const char *
-oa2_config_str(const struct oa2_config *cfg, const char *name)
+oa2_config_str(const struct oa2_config *cfg, enum oa2_setting_id id)
 {
 	json_t *v;
 
-	if (cfg == NULL || cfg->root == NULL)
+	if (cfg == NULL || cfg->root == NULL || id >= OA2_S_COUNT ||
+	    !(oa2_settings_table[id].where & OA2_IN_CONFIG))
 		return NULL;
-	v = json_object_get(cfg->root, name);
+	v = json_object_get(cfg->root, oa2_settings_table[id].name);
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 

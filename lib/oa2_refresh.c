@@ -8,23 +8,25 @@
  *	The request form and the reply hold the refresh token, the client
  *	secret and the access token: they live in wiped buffers only, and no
  *	message built here ever contains them.  The per-process token cache
- *	(oa2_access_token_use) holds access tokens only, never the refresh
- *	token or the client secret, each slot in one block that is wiped when
- *	it is replaced, dropped or cleared.
+ *	is oa2_cache(3)'s.
+ * SEE ALSO
+ *	oa2_settings(3), where every setting comes from; oa2_tokfile(3),
+ *	oa2_token_modify(), which holds the lock around a refresh.
  *--*/
 #include "config.h"
 
 #include <sys/stat.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "oa2_cache.h"
 #include "oa2_http.h"
+#include "oa2_limits.h"
 #include "oa2_mem.h"
-#include "oa2_provider.h"
 #include "oa2_refresh.h"
+#include "oa2_settings.h"
 #include "oa2_tokresp.h"
 
 /* say - log through the caller's sink, if any */
@@ -46,27 +48,6 @@ say(const struct oa2_refresh_opts *o, int level, const char *fmt, ...)
 	o->log(o->log_ctx, level, buf);
 }
 
-const char *
-oa2_setting(const struct oa2_token *tok, const struct oa2_config *cfg,
-    const char *name)
-{
-	json_t *v;
-
-	if (tok != NULL && tok->root != NULL &&
-	    (v = json_object_get(tok->root, name)) != NULL &&
-	    json_is_string(v) && *json_string_value(v))
-		return json_string_value(v);
-	return oa2_config_str(cfg, name);
-}
-
-long long
-oa2_refresh_margin(const struct oa2_token *tok, const struct oa2_config *cfg)
-{
-	if (tok->refresh_window >= 0)
-		return tok->refresh_window;
-	return cfg != NULL ? cfg->refresh_window : 300;
-}
-
 int
 oa2_token_fresh(const struct oa2_token *tok, long long margin, time_t now)
 {
@@ -74,90 +55,45 @@ oa2_token_fresh(const struct oa2_token *tok, long long margin, time_t now)
 	    tok->expiry > (long long)now + margin;
 }
 
-/* endpoint_url - token endpoint from the file, the config or the provider preset */
+/*
+ * post_refresh - one refresh_token grant to the resolved token endpoint;
+ * fills tr on OA2_OK.  The request and the reply's parse are here only.
+ */
 static enum oa2_status
-endpoint_url(const char *path, const struct oa2_token *tok,
-    const struct oa2_config *cfg, char *buf, size_t size,
-    struct oa2_error *err)
-{
-	const struct oa2_provider *p;
-	const char *url, *name;
-
-	if ((url = oa2_setting(tok, cfg, "token_endpoint")) != NULL) {
-		if (strlen(url) >= size)
-			return oa2_error_set(err, OA2_ERR_INPUT, "token_file",
-			    "%s: field \"token_endpoint\" is too long", path);
-		snprintf(buf, size, "%s", url);
-		return OA2_OK;
-	}
-	if ((name = oa2_setting(tok, cfg, "provider")) == NULL)
-		return oa2_error_set(err, OA2_ERR_INPUT, "token_file",
-		    "%s: no token endpoint: set \"token_endpoint\" or \"provider\" "
-		    "(%s) in the file or in %s", path, oa2_provider_names(),
-		    cfg && cfg->path[0] ? cfg->path : oa2_config_path());
-	if ((p = oa2_provider_find(name)) == NULL)
-		return oa2_error_set(err, OA2_ERR_INPUT, "token_file",
-		    "%s: field \"provider\" is \"%.32s\": use one of %s, or set "
-		    "\"token_endpoint\"", path, name, oa2_provider_names());
-	if (oa2_provider_url(p->token_url, oa2_setting(tok, cfg, "tenant"), buf,
-	    size) < 0)
-		return oa2_error_set(err, OA2_ERR_INPUT, "token_file",
-		    "%s: field \"tenant\" is not a tenant id, domain or one of "
-		    "common, organizations, consumers", path);
-	return OA2_OK;
-}
-
-/* post_refresh - one refresh_token grant; fills resp on OA2_OK */
-static enum oa2_status
-post_refresh(const char *path, const struct oa2_token *tok,
+post_refresh(const struct oa2_settings *s, const char *refresh_token,
     const struct oa2_refresh_opts *o, struct oa2_tokresp *tr,
     long *elapsed_ms, struct oa2_error *err)
 {
-	const struct oa2_config *cfg = o->cfg;
-	const char *client_id, *secret, *scope, *auth;
 	struct oa2_http_opts hopts = {0};
 	struct oa2_http_resp resp = {0};
 	struct oa2_buf form;
 	struct timespec t0, t1;
-	char url[1024];
 	enum oa2_status st;
 	int basic;
 
-	if ((st = endpoint_url(path, tok, cfg, url, sizeof(url), err)) != OA2_OK)
-		return st;
-	if ((client_id = oa2_setting(tok, cfg, "client_id")) == NULL)
-		return oa2_error_set(err, OA2_ERR_INPUT, "token_file",
-		    "%s: no client id: set \"client_id\" in the file or in %s",
-		    path, cfg && cfg->path[0] ? cfg->path : oa2_config_path());
-	secret = oa2_setting(tok, cfg, "client_secret");
-	scope = oa2_setting(tok, cfg, "scope");
-	auth = oa2_setting(tok, cfg, "client_auth");
-	if (auth != NULL && strcmp(auth, "basic") != 0 && strcmp(auth, "post") != 0)
-		return oa2_error_set(err, OA2_ERR_INPUT, "token_file",
-		    "%s: field \"client_auth\" must be \"post\" or \"basic\"", path);
-	basic = auth != NULL && strcmp(auth, "basic") == 0 && secret != NULL;
-
-	oa2_buf_init(&form, 64 * 1024);
+	basic = s->client_auth == OA2_AUTH_BASIC && s->client_secret != NULL;
+	oa2_buf_init(&form, OA2_FORM_MAX);
 	if (oa2_form_add(&form, "grant_type", "refresh_token") < 0 ||
-	    oa2_form_add(&form, "refresh_token", tok->refresh_token) < 0 ||
-	    (!basic && oa2_form_add(&form, "client_id", client_id) < 0) ||
-	    (!basic && secret != NULL &&
-	     oa2_form_add(&form, "client_secret", secret) < 0) ||
-	    (scope != NULL && oa2_form_add(&form, "scope", scope) < 0)) {
+	    oa2_form_add(&form, "refresh_token", refresh_token) < 0 ||
+	    (!basic && oa2_form_add(&form, "client_id", s->client_id) < 0) ||
+	    (!basic && s->client_secret != NULL &&
+	     oa2_form_add(&form, "client_secret", s->client_secret) < 0) ||
+	    (s->scope != NULL && oa2_form_add(&form, "scope", s->scope) < 0)) {
 		oa2_buf_free(&form);
 		return oa2_error_set(err, OA2_ERR_NOMEM, "nomem", "out of memory");
 	}
-	hopts.ca_file = oa2_setting(tok, cfg, "ca_bundle_file");
-	hopts.ca_dir = oa2_setting(tok, cfg, "ca_certs_dir");
-	hopts.proxy = oa2_setting(tok, cfg, "proxy");
-	hopts.connect_timeout_ms = (cfg ? cfg->connect_timeout : 10) * 1000;
-	hopts.timeout_ms = (cfg ? cfg->timeout : 30) * 1000;
-	hopts.max_body = 256 * 1024;
+	hopts.ca_file = s->ca_file;
+	hopts.ca_dir = s->ca_dir;
+	hopts.proxy = s->proxy;
+	hopts.connect_timeout_ms = s->connect_timeout * 1000;
+	hopts.timeout_ms = s->timeout * 1000;
+	hopts.max_body = OA2_TOKEN_REPLY_MAX;
 	hopts.allow_http = o->allow_http;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	st = oa2_http_post_form(url, form.data, form.len,
-	    basic ? client_id : NULL, basic ? secret : NULL, &hopts, &resp, err);
+	st = oa2_http_post_form(s->token_endpoint, form.data, form.len,
+	    basic ? s->client_id : NULL, basic ? s->client_secret : NULL,
+	    &hopts, &resp, err);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	*elapsed_ms = (t1.tv_sec - t0.tv_sec) * 1000 +
 	    (t1.tv_nsec - t0.tv_nsec) / 1000000;
@@ -220,41 +156,110 @@ keep_rotated(const char *path, struct oa2_token *tok, const char *rt,
 		    e2.msg);
 }
 
+/* rotated_lost - a new refresh token could not be stored: say so loudly */
+static void
+rotated_lost(const struct oa2_tokresp *tr, struct oa2_error *err)
+{
+	if (tr->refresh_token != NULL)
+		snprintf(err->msg + strlen(err->msg),
+		    sizeof(err->msg) - strlen(err->msg),
+		    "; the provider rotated the refresh token and the new one "
+		    "could not be stored: re-authorize if refreshes now fail");
+}
+
 static const struct oa2_refresh_opts defaults;
 
+/* What the refresh edit (refresh_edit) needs and reports. */
+struct refresh_edit {
+	const char *path;
+	const struct oa2_refresh_opts *o;
+	struct oa2_refresh_info *info;
+	struct oa2_tokresp tr;
+	const char *seen_at;		/* access token before the lock, or NULL */
+	long long seen_expiry;
+	long long margin;		/* refresh window in effect */
+	long long expires_in;		/* of the new token */
+	int	updated;		/* the document holds the new token */
+};
+
 /*
- * access_token - oa2_access_token(); *sb_ok says whether *sb is the fstat of
- * the file the returned document was read from, unchanged by us (a token we
- * refreshed ourselves was written to a new file, whose identity we have not
- * looked at).
+ * refresh_edit - under the lock, with the file read again: use what another
+ * process refreshed meanwhile, else refresh and put the reply into the
+ * document (oa2_token_modify() then saves it before anything else is done
+ * with the reply).
  */
 static enum oa2_status
-access_token(const char *path, const struct oa2_refresh_opts *o,
+refresh_edit(struct oa2_token *tok, void *arg, struct oa2_error *err)
+{
+	struct refresh_edit *r = arg;
+	const struct oa2_refresh_opts *o = r->o;
+	struct oa2_settings s;
+	enum oa2_status st;
+	time_t now;
+
+	oa2_settings_resolve(&s, tok, o->cfg);
+	r->margin = s.refresh_window;
+	now = time(NULL);
+	if (oa2_token_fresh(tok, r->margin, now) && (!o->force ||
+	    tok->expiry != r->seen_expiry || r->seen_at == NULL ||
+	    strcmp(r->seen_at, tok->access_token) != 0)) {
+		r->info->reused = 1;
+		r->info->expires_at = tok->expiry;
+		say(o, OA2_LOG_DEBUG, "%s: another process refreshed the token",
+		    r->path);
+		return OA2_OK;
+	}
+	if ((st = oa2_settings_require(&s, r->path, err)) == OA2_OK)
+		st = post_refresh(&s, tok->refresh_token, o, &r->tr,
+		    &r->info->elapsed_ms, err);
+	if (st != OA2_OK) {
+		if (r->tr.refresh_token != NULL)
+			keep_rotated(r->path, tok, r->tr.refresh_token, err);
+		explain_refresh_error(r->path, err);
+		return st;
+	}
+	r->expires_in = r->tr.expires_in > 0 ? r->tr.expires_in :
+	    OA2_EXPIRES_IN_DEFAULT;
+	now = time(NULL);
+	if ((st = oa2_token_update(tok, r->tr.access_token,
+	    (long long)now + r->expires_in, r->tr.refresh_token, err)) != OA2_OK) {
+		rotated_lost(&r->tr, err);
+		return st;
+	}
+	r->updated = 1;
+	return OA2_OK;
+}
+
+/*
+ * oa2_access_token_stat - oa2_access_token(); *sb_ok says whether *sb is
+ * the fstat of the file the returned document was read from, unchanged by
+ * us (a token we refreshed ourselves was written to a new file, whose
+ * identity we have not looked at).
+ */
+enum oa2_status
+oa2_access_token_stat(const char *path, const struct oa2_refresh_opts *o,
     struct oa2_token *tok, struct oa2_refresh_info *info, struct stat *sb,
     int *sb_ok, struct oa2_error *err)
 {
-	struct oa2_tokresp tr = {0};
-	long long margin, seen_expiry, expires_in;
+	struct refresh_edit r = {0};
+	struct oa2_token_held held;
+	struct oa2_settings s;
 	char *seen_at = NULL;
 	enum oa2_status st;
-	time_t now;
-	int fd = -1, lock_failed = 0;
 
 	*sb_ok = 0;
 	if (o == NULL)
 		o = &defaults;
 	memset(info, 0, sizeof(*info));
 	memset(tok, 0, sizeof(*tok));
-	if ((st = oa2_token_load_stat(tok, path, sb, err)) != OA2_OK)
+	if ((st = oa2_token_load(tok, path, -1, sb, err)) != OA2_OK)
 		return st;
-	margin = oa2_refresh_margin(tok, o->cfg);
-	now = time(NULL);
-	if (!o->force && oa2_token_fresh(tok, margin, now)) {
+	oa2_settings_resolve(&s, tok, o->cfg);
+	if (!o->force && oa2_token_fresh(tok, s.refresh_window, time(NULL))) {
 		info->expires_at = tok->expiry;
 		*sb_ok = 1;
 		return OA2_OK;
 	}
-	seen_expiry = tok->expiry;
 	if (tok->access_token != NULL &&
 	    (seen_at = oa2_strdup(tok->access_token)) == NULL) {
 		oa2_token_free(tok);
@@ -262,62 +267,43 @@ access_token(const char *path, const struct oa2_refresh_opts *o,
 	}
 
 	/* One refresh for all: take the lock, then look again. */
-	if ((st = oa2_token_lock(path, &fd, err)) != OA2_OK) {
-		lock_failed = 1;
-		goto fallback;
+	r.path = path;
+	r.o = o;
+	r.info = info;
+	r.seen_at = seen_at;
+	r.seen_expiry = tok->expiry;
+	st = oa2_token_modify(path, refresh_edit, &r, &held, err);
+	if (held.locked) {
+		/* The document read under the lock replaces the first one. */
+		oa2_token_free(tok);
+		*tok = held.tok;
+		*sb = held.sb;
 	}
-	oa2_token_free(tok);
-	if ((st = oa2_token_load_fd_stat(tok, fd, path, sb, err)) != OA2_OK)
+	if (st == OA2_OK && !r.updated) {
+		*sb_ok = 1;			/* reused: as read */
 		goto out;
-	margin = oa2_refresh_margin(tok, o->cfg);
-	now = time(NULL);
-	if (oa2_token_fresh(tok, margin, now) && (!o->force ||
-	    tok->expiry != seen_expiry || seen_at == NULL ||
-	    strcmp(seen_at, tok->access_token) != 0)) {
-		info->reused = 1;
+	}
+	if (st == OA2_OK) {
+		if (r.expires_in <= r.margin)
+			say(o, OA2_LOG_WARNING, "%s: the provider's access tokens "
+			    "live %lld s, not longer than the refresh window (%lld "
+			    "s), so every use refreshes: set refresh_window below "
+			    "%lld", path, r.expires_in, r.margin, r.expires_in / 2);
+		info->refreshed = 1;
+		info->rotated = r.tr.refresh_token != NULL;
 		info->expires_at = tok->expiry;
-		*sb_ok = 1;
-		say(o, OA2_LOG_DEBUG, "%s: another process refreshed the token", path);
+		say(o, OA2_LOG_NOTICE, "%s: access token refreshed in %ld ms, "
+		    "valid for %lld s%s", path, info->elapsed_ms, r.expires_in,
+		    info->rotated ? ", refresh token rotated" : "");
 		goto out;
 	}
-
-	st = post_refresh(path, tok, o, &tr, &info->elapsed_ms, err);
-	if (st != OA2_OK) {
-		if (tr.refresh_token != NULL)
-			keep_rotated(path, tok, tr.refresh_token, err);
-		explain_refresh_error(path, err);
-		goto fallback;
-	}
-	/* Write back before anything else is done with the reply. */
-	expires_in = tr.expires_in > 0 ? tr.expires_in : 3600;
-	now = time(NULL);
-	if ((st = oa2_token_update(tok, tr.access_token, (long long)now + expires_in,
-	    tr.refresh_token, err)) != OA2_OK ||
-	    (st = oa2_token_save(tok, path, err)) != OA2_OK) {
-		/* The provider may have rotated the refresh token: say so loudly. */
-		if (tr.refresh_token != NULL)
-			snprintf(err->msg + strlen(err->msg),
-			    sizeof(err->msg) - strlen(err->msg),
-			    "; the provider rotated the refresh token and the new one "
-			    "could not be stored: re-authorize if refreshes now fail");
+	if (r.updated) {
+		/* The save failed: the provider may have rotated the token. */
+		rotated_lost(&r.tr, err);
 		goto out;
 	}
-	if (expires_in <= margin)
-		say(o, OA2_LOG_WARNING, "%s: the provider's access tokens live %lld s, "
-		    "not longer than the refresh window (%lld s), so every use "
-		    "refreshes: set refresh_window below %lld", path, expires_in,
-		    margin, expires_in / 2);
-	info->refreshed = 1;
-	info->rotated = tr.refresh_token != NULL;
-	info->expires_at = tok->expiry;
-	say(o, OA2_LOG_NOTICE, "%s: access token refreshed in %ld ms, valid for "
-	    "%lld s%s", path, info->elapsed_ms, expires_in,
-	    info->rotated ? ", refresh token rotated" : "");
-	goto out;
-
-fallback:
 	/* A passing failure must not stop mail while the old token still works. */
-	if ((st == OA2_ERR_TEMP || lock_failed) && tok->root != NULL &&
+	if ((st == OA2_ERR_TEMP || !held.locked) && tok->root != NULL &&
 	    oa2_token_fresh(tok, 0, time(NULL))) {
 		say(o, OA2_LOG_WARNING, "%s; using the current access token, "
 		    "valid for %lld more s", err->msg,
@@ -327,9 +313,8 @@ fallback:
 		st = OA2_OK;
 	}
 out:
-	oa2_tokresp_free(&tr);
+	oa2_tokresp_free(&r.tr);
 	oa2_free_secret(&seen_at);
-	oa2_token_unlock(&fd);
 	if (st != OA2_OK)
 		oa2_token_free(tok);
 	return st;
@@ -343,236 +328,33 @@ oa2_access_token(const char *path, const struct oa2_refresh_opts *o,
 	struct stat sb;
 	int sb_ok;
 
-	return access_token(path, o, tok, info, &sb, &sb_ok, err);
+	return oa2_access_token_stat(path, o, tok, info, &sb, &sb_ok, err);
 }
 
-/*
- * The per-process cache of fresh access tokens (oa2_access_token_use).
- *
- * A slot holds what the hot path needs of one token file (the access token,
- * its expiry, the refresh window and the user) and the identity of the file
- * it was read from: device, inode, size, mtime and ctime, as fstat gave them
- * just before the read.  It is served only while lstat of the path gives
- * exactly that identity, so any change on disk -- another process's refresh
- * or mark_stale (a new file renamed over the path: another inode), an
- * administrator's edit in place (new size or times), chmod/chown (ctime) --
- * sends the next exchange to the full path, which reads the file again.
- *
- * Timestamps are only as fine as the file system's clock tick: a change made
- * in the same tick as our read could keep every field.  So a file is cached
- * only when its mtime and ctime are more than CACHE_RACY_SECS older than the
- * moment the read began: any later change then carries a later time.  (This
- * also covers an inode number that is freed and reused by a new file of the
- * same size: its times are later.)  A file written moments ago is simply
- * parsed again on each use until it is old enough.
- *
- * Slots hold secrets: each is one block that is wiped when it is replaced,
- * dropped or cleared.  A mutex keeps threaded applications safe.
- */
-#define CACHE_SLOTS		4
-#define CACHE_RACY_SECS		2
-
-struct cache_slot {
-	char *blob;			/* path, access token, user; wiped */
-	size_t blob_len;
-	const char *path;		/* views into blob */
-	const char *access_token;
-	const char *user;		/* NULL when the file has none */
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtim;
-	struct timespec ctim;
-	long long expiry;
-	long long window;		/* -1: the configuration's */
-	unsigned long used;		/* for least-recently-used replacement */
-};
-
-static struct cache_slot cache[CACHE_SLOTS];
-static unsigned long cache_clock;
-static pthread_mutex_t cache_mutex = PTHREAD_MUTEX_INITIALIZER;
-
-/* slot_release - wipe and free a slot's block; the slot becomes empty */
-static void
-slot_release(struct cache_slot *s)
+/* stale_edit - expiry 0 if the file still holds the refused access token */
+static enum oa2_status
+stale_edit(struct oa2_token *tok, void *arg, struct oa2_error *err)
 {
-	if (s->blob != NULL) {
-		oa2_wipe(s->blob, s->blob_len);
-		oa2_free(s->blob);
-	}
-	memset(s, 0, sizeof(*s));
-}
+	const char *access_token = arg;
+	enum oa2_status st = OA2_OK;
+	char *at;
 
-/* same_file - sb (from lstat) names the file the slot was read from, unchanged */
-static int
-same_file(const struct cache_slot *s, const struct stat *sb)
-{
-	return S_ISREG(sb->st_mode) && sb->st_ino == s->ino &&
-	    sb->st_dev == s->dev && sb->st_size == s->size &&
-	    sb->st_mtim.tv_nsec == s->mtim.tv_nsec &&
-	    sb->st_mtim.tv_sec == s->mtim.tv_sec &&
-	    sb->st_ctim.tv_nsec == s->ctim.tv_nsec &&
-	    sb->st_ctim.tv_sec == s->ctim.tv_sec;
-}
-
-/* racy - the file changed too close to t0 for its times to tell later changes */
-static int
-racy(const struct stat *sb, const struct timespec *t0)
-{
-	return sb->st_mtim.tv_sec > t0->tv_sec - CACHE_RACY_SECS - 1 ||
-	    sb->st_ctim.tv_sec > t0->tv_sec - CACHE_RACY_SECS - 1;
-}
-
-/* cache_slot_of - the slot for path, or NULL (call with the mutex held) */
-static struct cache_slot *
-cache_slot_of(const char *path)
-{
-	int i;
-
-	for (i = 0; i < CACHE_SLOTS; i++)
-		if (cache[i].blob != NULL && strcmp(cache[i].path, path) == 0)
-			return &cache[i];
-	return NULL;
-}
-
-/* cache_store - remember tok, read from the file sb describes (mutex held) */
-static void
-cache_store(const char *path, const struct oa2_token *tok,
-    const struct stat *sb)
-{
-	struct cache_slot *victim;
-	size_t plen, alen, ulen, n;
-	char *b;
-	int i;
-
-	if (tok->access_token == NULL || *tok->access_token == 0)
-		return;
-	/* The path's own slot, else an empty one (used 0), else the oldest. */
-	if ((victim = cache_slot_of(path)) == NULL) {
-		victim = &cache[0];
-		for (i = 1; i < CACHE_SLOTS; i++)
-			if (cache[i].used < victim->used)
-				victim = &cache[i];
-	}
-	slot_release(victim);
-
-	plen = strlen(path);
-	alen = strlen(tok->access_token);
-	ulen = tok->user != NULL ? strlen(tok->user) : 0;
-	n = plen + 1 + alen + 1 + (tok->user != NULL ? ulen + 1 : 0);
-	if ((b = oa2_malloc(n)) == NULL)
-		return;			/* no cache this time: not an error */
-	victim->blob = b;
-	victim->blob_len = n;
-	memcpy(b, path, plen + 1);
-	victim->path = b;
-	b += plen + 1;
-	memcpy(b, tok->access_token, alen + 1);
-	victim->access_token = b;
-	b += alen + 1;
-	if (tok->user != NULL) {
-		memcpy(b, tok->user, ulen + 1);
-		victim->user = b;
-	}
-	victim->dev = sb->st_dev;
-	victim->ino = sb->st_ino;
-	victim->size = sb->st_size;
-	victim->mtim = sb->st_mtim;
-	victim->ctim = sb->st_ctim;
-	victim->expiry = tok->expiry;
-	victim->window = tok->refresh_window;
-	victim->used = ++cache_clock;
-}
-
-enum oa2_status
-oa2_access_token_use(const char *path, const struct oa2_refresh_opts *o,
-    oa2_token_use_fn use, void *arg, struct oa2_refresh_info *info,
-    struct oa2_error *err)
-{
-	struct cache_slot *s;
-	struct oa2_token tok;
-	struct timespec t0;
-	struct stat sb;
-	enum oa2_status st;
-	long long margin;
-	int sb_ok;
-
-	if (o == NULL)
-		o = &defaults;
-	/* The hot path: one lstat, no parse, no allocation. */
-	if (!o->force && lstat(path, &sb) == 0) {
-		pthread_mutex_lock(&cache_mutex);
-		if ((s = cache_slot_of(path)) != NULL) {
-			margin = s->window >= 0 ? s->window :
-			    o->cfg != NULL ? o->cfg->refresh_window : 300;
-			if (same_file(s, &sb) &&
-			    s->expiry > (long long)time(NULL) + margin) {
-				s->used = ++cache_clock;
-				memset(info, 0, sizeof(*info));
-				info->cached = 1;
-				info->expires_at = s->expiry;
-				st = use(arg, s->access_token, s->user, err);
-				pthread_mutex_unlock(&cache_mutex);
-				return st;
-			}
-			/* Changed on disk, or due for a refresh: never again. */
-			slot_release(s);
-		}
-		pthread_mutex_unlock(&cache_mutex);
-	}
-
-	clock_gettime(CLOCK_REALTIME, &t0);
-	if ((st = access_token(path, o, &tok, info, &sb, &sb_ok, err)) != OA2_OK)
-		return st;
-	st = use(arg, tok.access_token, tok.user, err);
-	if (st == OA2_OK && sb_ok && !o->force && !racy(&sb, &t0)) {
-		pthread_mutex_lock(&cache_mutex);
-		cache_store(path, &tok, &sb);
-		pthread_mutex_unlock(&cache_mutex);
-	}
-	oa2_token_free(&tok);
+	if (tok->access_token == NULL || access_token == NULL ||
+	    strcmp(tok->access_token, access_token) != 0 || tok->expiry == 0)
+		return OA2_OK;
+	if ((at = oa2_strdup(access_token)) == NULL)
+		return oa2_error_set(err, OA2_ERR_NOMEM, "nomem", "out of memory");
+	st = oa2_token_update(tok, at, 0, NULL, err);
+	oa2_free_secret(&at);
 	return st;
-}
-
-void
-oa2_token_cache_forget(const char *path)
-{
-	struct cache_slot *s;
-	int i;
-
-	pthread_mutex_lock(&cache_mutex);
-	if (path == NULL) {
-		for (i = 0; i < CACHE_SLOTS; i++)
-			slot_release(&cache[i]);
-	} else if ((s = cache_slot_of(path)) != NULL)
-		slot_release(s);
-	pthread_mutex_unlock(&cache_mutex);
 }
 
 enum oa2_status
 oa2_mark_stale(const char *path, const char *access_token,
     struct oa2_error *err)
 {
-	struct oa2_token tok = {0};
-	enum oa2_status st;
-	int fd = -1;
-
 	/* Whatever this process remembers of the file is stale now. */
 	oa2_token_cache_forget(path);
-	if ((st = oa2_token_lock(path, &fd, err)) != OA2_OK)
-		return st;
-	if ((st = oa2_token_load_fd(&tok, fd, path, err)) == OA2_OK &&
-	    tok.access_token != NULL && access_token != NULL &&
-	    strcmp(tok.access_token, access_token) == 0 && tok.expiry != 0) {
-		char *at = oa2_strdup(access_token);
-
-		if (at == NULL)
-			st = oa2_error_set(err, OA2_ERR_NOMEM, "nomem", "out of memory");
-		else if ((st = oa2_token_update(&tok, at, 0, NULL, err)) == OA2_OK)
-			st = oa2_token_save(&tok, path, err);
-		oa2_free_secret(&at);
-	}
-	oa2_token_free(&tok);
-	oa2_token_unlock(&fd);
-	return st;
+	return oa2_token_modify(path, stale_edit, (void *)access_token, NULL,
+	    err);
 }

@@ -61,6 +61,7 @@
 
 #include "oa2_config.h"
 #include "oa2_mem.h"
+#include "oa2_cache.h"
 #include "oa2_refresh.h"
 #include "oa2_wire.h"
 

@@ -216,7 +216,7 @@ load_only(const char *path)
 	enum oa2_status st;
 
 	oa2_error_clear(&err);
-	st = oa2_token_load(&tok, path, &err);
+	st = oa2_token_load(&tok, path, -1, NULL, &err);
 	printf("status=%s code=%s msg=%s\n", oa2_status_name(st),
 	    st == OA2_OK ? "" : err.code, st == OA2_OK ? "" : err.msg);
 	if (st == OA2_OK)

@@ -787,33 +787,34 @@ write_token(const struct az *a, const struct oa2_tokresp *tr, const char *user,
 	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
 	if ((st = oa2_token_new(&tok, err)) != OA2_OK)
 		return st;
-#define SET(name, value) \
+#define SET(id, value) \
 	if (st == OA2_OK && (value) != NULL && *(value)) \
-		st = oa2_token_set_string(&tok, name, value, err)
-	SET("refresh_token", tr->refresh_token);
+		st = oa2_token_set_string(&tok, OA2_SETTING_NAME(id), value, err)
+	SET(OA2_S_REFRESH_TOKEN, tr->refresh_token);
 	if (st == OA2_OK)
 		st = oa2_token_update(&tok, tr->access_token,
 		    (long long)time(NULL) + expires_in, NULL, err);
-	SET("user", user);
-	SET("provider", a->provider);
-	SET("tenant", a->preset && a->preset->has_tenant ? a->tenant : NULL);
-	SET("client_id", a->client_id);
-	SET("client_secret", a->secret);
+	SET(OA2_S_USER, user);
+	SET(OA2_S_PROVIDER, a->provider);
+	SET(OA2_S_TENANT, a->preset && a->preset->has_tenant ? a->tenant : NULL);
+	SET(OA2_S_CLIENT_ID, a->client_id);
+	SET(OA2_S_CLIENT_SECRET, a->secret);
 	if (st == OA2_OK && a->secret != NULL && strcmp(a->client_auth, "basic") == 0)
-		st = oa2_token_set_string(&tok, "client_auth", "basic", err);
+		st = oa2_token_set_string(&tok,
+		    OA2_SETTING_NAME(OA2_S_CLIENT_AUTH), "basic", err);
 	if (a->preset == NULL)
-		SET("token_endpoint", a->token_url);
+		SET(OA2_S_TOKEN_ENDPOINT, a->token_url);
 	/* Refresh asks for what was granted: Microsoft needs its resource
 	 * scope sent (AADSTS90009); others may have granted less than asked. */
 	if (a->preset != NULL && a->preset->has_tenant) {
-		SET("scope", a->scope);
+		SET(OA2_S_SCOPE, a->scope);
 	} else {
-		SET("scope", tr->scope);
+		SET(OA2_S_SCOPE, tr->scope);
 	}
-	SET("ca_bundle_file", a->ca_file);
+	SET(OA2_S_CA_BUNDLE_FILE, a->ca_file);
 	if (a->preset == NULL || a->preset->revoke_url == NULL)
-		SET("revocation_endpoint", a->revoke_url);
-	SET("authorized_at", now);
+		SET(OA2_S_REVOCATION_ENDPOINT, a->revoke_url);
+	SET(OA2_S_AUTHORIZED_AT, now);
 #undef SET
 	if (st == OA2_OK)
 		st = oa2_token_save(&tok, a->file, err);
@@ -1030,7 +1031,7 @@ cmd_authorize(int argc, char **argv)
 		goto out;
 	}
 	oa2_token_free(&tok);
-	if (sao_stamp(a.file, "refreshed_at", &err) < 0)
+	if (sao_stamp(a.file, OA2_SETTING_NAME(OA2_S_REFRESHED_AT), &err) < 0)
 		sao_report(&err);
 	sao_fmt_time(info.expires_at, when, sizeof(when));
 	sao_info("done: %s works%s%s; access token valid until %s%s", a.file,

@@ -850,7 +850,7 @@ cmd_test(int argc, char **argv)
 	if (sao_load_config(&cfg) < 0)
 		return EX_CONFIG;
 	printf("%s test: token file %s\n", PROG, t.file);
-	if (oa2_token_load(&tok, t.file, &err) != OA2_OK) {
+	if (oa2_token_load(&tok, t.file, -1, NULL, &err) != OA2_OK) {
 		sao_explain(stdout, err.code, "  ");
 		printf("verdict: FAILED: %s\n", err.msg);
 		oa2_config_free(&cfg);
@@ -867,7 +867,11 @@ cmd_test(int argc, char **argv)
 	cb_secret->len = strlen(t.file);
 	memcpy(cb_secret->data, t.file, cb_secret->len);
 	if (smtp == NULL && imap == NULL) {
-		const char *p = oa2_setting(&tok, &cfg, "provider");
+		struct oa2_settings set;
+		const char *p;
+
+		oa2_settings_resolve(&set, &tok, &cfg);
+		p = set.provider;
 
 		if (p != NULL && strcmp(p, "google") == 0)
 			smtp = "smtp.gmail.com:587";

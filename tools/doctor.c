@@ -345,12 +345,15 @@ map_source(const char *map, char *buf, size_t size)
 static void
 check_ca(struct doc *d, const struct oa2_token *tok, const struct oa2_config *cfg)
 {
-	const char *ca = oa2_setting(tok, cfg, "ca_bundle_file");
-	const char *capath = oa2_setting(tok, cfg, "ca_certs_dir");
+	struct oa2_settings set;
+	const char *ca, *capath;
 	curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
 	char j[2048], fix[4096], dir[2048];
 	struct stat st;
 
+	oa2_settings_resolve(&set, tok, cfg);
+	ca = set.ca_file;
+	capath = set.ca_dir;
 	if (ca == NULL && capath == NULL)
 		ca = cv->cainfo;
 	if (ca == NULL && capath == NULL && cv->capath != NULL)
@@ -431,7 +434,7 @@ check_token(struct doc *d, const char *path, const struct oa2_config *cfg)
 		bad(d, fix, "%s is not readable and writable by %s", j, d->owner);
 	} else
 		good(d, "%s is readable and writable by %s", j, d->owner);
-	if (oa2_token_load(&tok, j, &err) != OA2_OK) {
+	if (oa2_token_load(&tok, j, -1, NULL, &err) != OA2_OK) {
 		snprintf(fix, sizeof(fix), "chmod 600 %s; sasl-oauth2 status %s",
 		    q(j), q(j));
 		bad(d, fix, "%s", err.msg);

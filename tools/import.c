@@ -8,9 +8,10 @@
  *	cmd_import() reads a sasl-xoauth2 token file (access_token,
  *	refresh_token, expiry, perhaps user, client_id, ...) and
  *	sasl-xoauth2's configuration (/etc/sasl-xoauth2.conf, or --config):
- *	the configuration's client_id, client_secret, token_endpoint, proxy,
- *	ca_bundle_file and ca_certs_dir are merged into the token where the
- *	token does not set them, and the result is written to the
+ *	the configuration's string settings that a token file may hold too
+ *	(oa2_settings_table[]: client_id, client_secret, token_endpoint,
+ *	proxy, CA settings, ...) are merged into the token where the token
+ *	does not set them, and the result is written to the
  *	destination (mode 0600, atomically, through oa2_token_save).  The
  *	originals are only read.  "imported_from" and "imported_at" record
  *	where the file came from.
@@ -83,8 +84,6 @@ cmd_import(int argc, char **argv)
 		{"owner", required_argument, NULL, 257},
 		{NULL, 0, NULL, 0}
 	};
-	static const char *merged[] = {"client_id", "client_secret",
-	    "token_endpoint", "proxy", "ca_bundle_file", "ca_certs_dir"};
 	const char *config = NULL, *owner = NULL, *src, *dst;
 	struct oa2_token tok = {0};
 	struct oa2_error err;
@@ -111,7 +110,8 @@ cmd_import(int argc, char **argv)
 	}
 	if ((doc = load_json(src, "token")) == NULL)
 		return EX_NOINPUT;
-	if (!json_is_string(json_object_get(doc, "refresh_token"))) {
+	if (!json_is_string(json_object_get(doc,
+	    OA2_SETTING_NAME(OA2_S_REFRESH_TOKEN)))) {
 		sao_warn("%s: no refresh_token: not a sasl-xoauth2 token file", src);
 		json_decref(doc);
 		return EX_DATAERR;
@@ -122,18 +122,25 @@ cmd_import(int argc, char **argv)
 		json_decref(doc);
 		return EX_NOINPUT;
 	}
-	for (size_t i = 0; conf != NULL && i < sizeof(merged) / sizeof(merged[0]); i++) {
-		json_t *v = json_object_get(conf, merged[i]);
+	for (size_t i = 0; conf != NULL && i < OA2_S_COUNT; i++) {
+		const struct oa2_setting_def *d = &oa2_settings_table[i];
+		json_t *v;
 
+		if (d->type != OA2_T_STRING || (d->where &
+		    (OA2_IN_TOKEN | OA2_IN_CONFIG)) != (OA2_IN_TOKEN | OA2_IN_CONFIG))
+			continue;
+		v = json_object_get(conf, d->name);
 		if (json_is_string(v) && *json_string_value(v) &&
-		    json_object_get(doc, merged[i]) == NULL) {
-			json_object_set(doc, merged[i], v);
+		    json_object_get(doc, d->name) == NULL) {
+			json_object_set(doc, d->name, v);
 			n++;
 		}
 	}
 	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-	json_object_set_new(doc, "imported_from", json_string(src));
-	json_object_set_new(doc, "imported_at", json_string(now));
+	json_object_set_new(doc, OA2_SETTING_NAME(OA2_S_IMPORTED_FROM),
+	    json_string(src));
+	json_object_set_new(doc, OA2_SETTING_NAME(OA2_S_IMPORTED_AT),
+	    json_string(now));
 	dump = json_dumps(doc, JSON_PRESERVE_ORDER | JSON_INDENT(2));
 	json_decref(doc);
 	json_decref(conf);

@@ -42,8 +42,9 @@ cmd_revoke(int argc, char **argv)
 	struct oa2_error err;
 	struct oa2_buf form;
 	const struct oa2_provider *p;
-	const char *url, *client_id, *secret, *auth, *path;
-	char expanded[1024], host[256];
+	struct oa2_settings set;
+	const char *url, *client_id, *secret, *path;
+	char host[256];
 	int basic, ex;
 
 	if (argc != 2 || argv[1][0] == '-')
@@ -51,15 +52,13 @@ cmd_revoke(int argc, char **argv)
 	path = argv[1];
 	if (sao_load_config(&cfg) < 0)
 		return EX_CONFIG;
-	if (oa2_token_load(&tok, path, &err) != OA2_OK) {
+	if (oa2_token_load(&tok, path, -1, NULL, &err) != OA2_OK) {
 		oa2_config_free(&cfg);
 		return sao_report(&err);
 	}
-	p = oa2_provider_find(oa2_setting(&tok, &cfg, "provider"));
-	url = oa2_setting(&tok, &cfg, "revocation_endpoint");
-	if (url == NULL && p != NULL && p->revoke_url != NULL &&
-	    oa2_provider_url(p->revoke_url, NULL, expanded, sizeof(expanded)) == 0)
-		url = expanded;
+	oa2_settings_resolve(&set, &tok, &cfg);
+	p = set.preset;
+	url = set.revocation_endpoint;
 	if (url == NULL) {
 		if (p != NULL && p->has_tenant)
 			sao_warn("%s: Microsoft has no revocation endpoint (RFC "
@@ -71,18 +70,18 @@ cmd_revoke(int argc, char **argv)
 			    "user > Revoke sessions). Then delete %s.", path, path);
 		else
 			sao_warn("%s: no revocation endpoint known: add "
-			    "\"revocation_endpoint\" to the file (authorize "
+			    "\"%s\" to the file (authorize "
 			    "--issuer stores it when the server has one), or "
 			    "remove the app's access in the provider's account "
-			    "page", path);
+			    "page", path,
+			    OA2_SETTING_NAME(OA2_S_REVOCATION_ENDPOINT));
 		oa2_token_free(&tok);
 		oa2_config_free(&cfg);
 		return EX_UNAVAILABLE;
 	}
-	client_id = oa2_setting(&tok, &cfg, "client_id");
-	secret = oa2_setting(&tok, &cfg, "client_secret");
-	auth = oa2_setting(&tok, &cfg, "client_auth");
-	basic = auth != NULL && strcmp(auth, "basic") == 0 && secret != NULL &&
+	client_id = set.client_id;
+	secret = set.client_secret;
+	basic = set.client_auth == OA2_AUTH_BASIC && secret != NULL &&
 	    client_id != NULL;
 	oa2_buf_init(&form, 64 * 1024);
 	if (oa2_form_add(&form, "token", tok.refresh_token) < 0 ||
@@ -95,9 +94,9 @@ cmd_revoke(int argc, char **argv)
 		ex = sao_report(&err);
 		goto out;
 	}
-	ho.ca_file = oa2_setting(&tok, &cfg, "ca_bundle_file");
-	ho.ca_dir = oa2_setting(&tok, &cfg, "ca_certs_dir");
-	ho.proxy = oa2_setting(&tok, &cfg, "proxy");
+	ho.ca_file = set.ca_file;
+	ho.ca_dir = set.ca_dir;
+	ho.proxy = set.proxy;
 	ho.max_body = 64 * 1024;
 	oa2_url_host(url, host, sizeof(host));
 	if (oa2_http_post_form(url, form.data, form.len, basic ? client_id : NULL,

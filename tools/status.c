@@ -50,6 +50,7 @@
 #include "oa2_http.h"
 #include "oa2_provider.h"
 #include "oa2_refresh.h"
+#include "oa2_settings.h"
 #include "oa2_tokfile.h"
 #include "sao.h"
 
@@ -147,10 +148,10 @@ check_access(struct report *r, const char *path, const struct stat *st,
 
 /* provider_of - the provider name, from the file or its endpoint */
 static const char *
-provider_of(const struct oa2_token *tok, const struct oa2_config *cfg)
+provider_of(const struct oa2_settings *s)
 {
-	const char *p = oa2_setting(tok, cfg, "provider");
-	const char *ep = oa2_setting(tok, cfg, "token_endpoint");
+	const char *p = s->provider;
+	const char *ep = s->token_endpoint;
 
 	if (p != NULL)
 		return p;
@@ -165,9 +166,9 @@ provider_of(const struct oa2_token *tok, const struct oa2_config *cfg)
 
 /* jtime - an epoch member as a number (string digits accepted), else -1 */
 static long long
-jtime(const struct oa2_token *tok, const char *name)
+jtime(const struct oa2_token *tok, enum oa2_setting_id id)
 {
-	json_t *v = json_object_get(tok->root, name);
+	json_t *v = json_object_get(tok->root, OA2_SETTING_NAME(id));
 
 	if (json_is_integer(v))
 		return json_integer_value(v);
@@ -239,6 +240,7 @@ status_one(struct report *r, const char *path, const struct oa2_config *cfg,
     int refresh, const char *for_user)
 {
 	struct oa2_token tok = {0};
+	struct oa2_settings set;
 	struct oa2_error err;
 	struct stat st;
 	const char *provider, *ep;
@@ -264,52 +266,47 @@ status_one(struct report *r, const char *path, const struct oa2_config *cfg,
 		}
 		json_object_set_new(r->obj, "refreshed", json_boolean(info.refreshed));
 		oa2_token_free(&tok);
-		if (info.refreshed && sao_stamp(path, "refreshed_at", &err) < 0)
+		if (info.refreshed && sao_stamp(path,
+		    OA2_SETTING_NAME(OA2_S_REFRESHED_AT), &err) < 0)
 			add_warning(r, ST_WARNING, "%s", err.msg);
 		lstat(path, &st);
 	}
-	if (oa2_token_load(&tok, path, &err) != OA2_OK) {
+	if (oa2_token_load(&tok, path, -1, NULL, &err) != OA2_OK) {
 		add_warning(r, errno == EACCES && access(path, R_OK) < 0 ?
 		    ST_UNKNOWN : ST_CRITICAL, "%s", err.msg);
 		json_object_set_new(r->obj, "error_code", json_string(err.code));
 		return;
 	}
 	now = time(NULL);
-	provider = provider_of(&tok, cfg);
-	ep = oa2_setting(&tok, cfg, "token_endpoint");
+	oa2_settings_resolve(&set, &tok, cfg);
+	provider = provider_of(&set);
+	ep = set.token_endpoint;
 	if (provider != NULL)
 		json_object_set_new(r->obj, "provider", json_string(provider));
-	if (ep == NULL && provider != NULL && oa2_provider_find(provider) != NULL) {
-		static char url[1024];
-
-		if (oa2_provider_url(oa2_provider_find(provider)->token_url,
-		    oa2_setting(&tok, cfg, "tenant"), url, sizeof(url)) == 0)
-			ep = url;
-	}
 	if (ep != NULL) {
 		char host[256];
 
 		oa2_url_host(ep, host, sizeof(host));
 		json_object_set_new(r->obj, "token_endpoint_host", json_string(host));
 	} else
-		add_warning(r, ST_CRITICAL, "no token endpoint: set \"provider\" or "
-		    "\"token_endpoint\"");
-	if (oa2_setting(&tok, cfg, "client_id") == NULL)
-		add_warning(r, ST_CRITICAL, "no client_id in the file or %s",
-		    oa2_config_path());
+		add_warning(r, ST_CRITICAL, "no token endpoint: set \"%s\" or "
+		    "\"%s\"", OA2_SETTING_NAME(OA2_S_PROVIDER),
+		    OA2_SETTING_NAME(OA2_S_TOKEN_ENDPOINT));
+	if (set.client_id == NULL)
+		add_warning(r, ST_CRITICAL, "no %s in the file or %s",
+		    OA2_SETTING_NAME(OA2_S_CLIENT_ID), oa2_config_path());
 	else
 		json_object_set_new(r->obj, "client_id",
-		    json_string(oa2_setting(&tok, cfg, "client_id")));
+		    json_string(set.client_id));
 	if (tok.user != NULL)
 		json_object_set_new(r->obj, "user", json_string(tok.user));
-	if (oa2_setting(&tok, cfg, "scope") != NULL)
-		json_object_set_new(r->obj, "scope",
-		    json_string(oa2_setting(&tok, cfg, "scope")));
+	if (set.scope != NULL)
+		json_object_set_new(r->obj, "scope", json_string(set.scope));
 	json_object_set_new(r->obj, "access_token_valid",
 	    json_boolean(oa2_token_fresh(&tok, 0, now)));
 	set_time(r->obj, "access_token_expires_at", tok.expiry);
-	authorized = jtime(&tok, "authorized_at");
-	refreshed = jtime(&tok, "refreshed_at");
+	authorized = jtime(&tok, OA2_S_AUTHORIZED_AT);
+	refreshed = jtime(&tok, OA2_S_REFRESHED_AT);
 	last_used = refreshed > (long long)st.st_mtime ? refreshed :
 	    (long long)st.st_mtime;
 	set_time(r->obj, "authorized_at", authorized);
@@ -502,7 +499,8 @@ cmd_refresh(int argc, char **argv)
 				ex = EX_TEMPFAIL;
 			continue;
 		}
-		if (info.refreshed && sao_stamp(argv[i], "refreshed_at", &err) < 0)
+		if (info.refreshed && sao_stamp(argv[i],
+		    OA2_SETTING_NAME(OA2_S_REFRESHED_AT), &err) < 0)
 			sao_report(&err);
 		sao_fmt_time(info.expires_at, when, sizeof(when));
 		sao_fmt_delta(info.expires_at - (long long)time(NULL), in, sizeof(in));

@@ -497,23 +497,21 @@ sao_isatty_err(void)
 
 /* ------------------------------------------------------------ token files */
 
+/* stamp_edit - set the member arg points to to the time now */
+static enum oa2_status
+stamp_edit(struct oa2_token *tok, void *arg, struct oa2_error *err)
+{
+	char now[32];
+
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	return oa2_token_set_string(tok, arg, now, err);
+}
+
 int
 sao_stamp(const char *path, const char *name, struct oa2_error *err)
 {
-	struct oa2_token tok = {0};
-	char now[32];
-	int fd = -1, r = -1;
-
-	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-	if (oa2_token_lock(path, &fd, err) != OA2_OK)
-		return -1;
-	if (oa2_token_load_fd(&tok, fd, path, err) == OA2_OK &&
-	    oa2_token_set_string(&tok, name, now, err) == OA2_OK &&
-	    oa2_token_save(&tok, path, err) == OA2_OK)
-		r = 0;
-	oa2_token_free(&tok);
-	oa2_token_unlock(&fd);
-	return r;
+	return oa2_token_modify(path, stamp_edit, (void *)name, NULL, err) ==
+	    OA2_OK ? 0 : -1;
 }
 
 int

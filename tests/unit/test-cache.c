@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "oa2_mem.h"
+#include "oa2_cache.h"
 #include "oa2_refresh.h"
 #include "tap.h"
 

@@ -57,12 +57,12 @@ main(void)
 	    "\"refresh_window\": \"120\", \"timeout\": 7, \"log_level\": \"debug\", "
 	    "\"log_to_syslog_on_failure\": \"yes\"}", 0640);
 	ok(oa2_config_load(&cfg, path, 1, &err) == OA2_OK, "valid config loads");
-	is_str(oa2_config_str(&cfg, "client_id"), "abc", "client_id read");
+	is_str(oa2_config_str(&cfg, OA2_S_CLIENT_ID), "abc", "client_id read");
 	is_int(cfg.refresh_window, 120, "refresh_window as a digit string");
 	is_int(cfg.timeout, 7, "timeout as a number");
 	is_int(cfg.connect_timeout, 10, "connect_timeout default");
 	is_int(cfg.log_level, OA2_LOG_DEBUG, "log_level debug");
-	ok(oa2_config_str(&cfg, "scope") == NULL, "absent setting is NULL");
+	ok(oa2_config_str(&cfg, OA2_S_SCOPE) == NULL, "absent setting is NULL");
 	oa2_config_free(&cfg);
 
 	ok(oa2_config_load(&cfg, "/nonexistent/sasl-oauth2.conf", 0, &err) == OA2_OK,
@@ -80,6 +80,33 @@ main(void)
 	check_error("neg.conf", "{\"refresh_window\": -5}", 0600, "\"refresh_window\" must be a whole number");
 	check_error("level.conf", "{\"log_level\": \"loud\"}", 0600, "\"log_level\" must be one of");
 	check_error("dup.conf", "{\"scope\": \"a\", \"scope\": \"b\"}", 0600, "duplicate");
+	check_error("auth.conf", "{\"client_auth\": \"jwt\"}", 0600,
+	    "setting \"client_auth\" must be \"post\" or \"basic\"");
+	check_error("levelnum.conf", "{\"log_level\": 3}", 0600,
+	    "\"log_level\" must be one of error, warning, notice, debug");
+	check_error("tokonly.conf", "{\"refresh_token\": \"x\"}", 0600,
+	    "unknown setting \"refresh_token\"");
+	check_error("big.conf", "{\"timeout\": \"1000000001\"}", 0600,
+	    "\"timeout\" must be a whole number of seconds");
+	{
+		struct oa2_config c2;
+		struct oa2_error e2;
+		const char *p2 = write_file("xo.conf", "{\"log_to_syslog_on_failure\": "
+		    "\"yes\", \"log_full_trace_on_failure\": [1], \"timeout\": 0, "
+		    "\"connect_timeout\": \"1000000000\", \"client_auth\": "
+		    "\"basic\", \"log_level\": \"info\"}", 0600);
+
+		ok(oa2_config_load(&c2, p2, 1, &e2) == OA2_OK,
+		    "sasl-xoauth2's settings accepted and ignored");
+		is_int(c2.timeout, 1, "timeout 0 means 1");
+		is_int(c2.connect_timeout, 1000000000, "the largest number of seconds");
+		is_int(c2.log_level, OA2_LOG_NOTICE, "info is notice");
+		is_str(oa2_config_str(&c2, OA2_S_CLIENT_AUTH), "basic",
+		    "client_auth read");
+		ok(oa2_config_str(&c2, OA2_S_REFRESH_TOKEN) == NULL,
+		    "a token-file-only setting is never the config's");
+		oa2_config_free(&c2);
+	}
 	check_error("world.conf", "{\"client_secret\": \"s3cr3t\"}", 0644, "chmod o-rwx");
 	{
 		struct oa2_config c2;

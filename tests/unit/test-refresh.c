@@ -157,11 +157,11 @@ main(void)
 	/* 8. mark_stale only touches the token that was refused. */
 	put(token_json(now + 3600, down));
 	ok(oa2_mark_stale(path, "AT-OTHER", &err) == OA2_OK, "mark_stale other token");
-	ok(oa2_token_load(&tok, path, &err) == OA2_OK && tok.expiry == now + 3600,
+	ok(oa2_token_load(&tok, path, -1, NULL, &err) == OA2_OK && tok.expiry == now + 3600,
 	    "a different token leaves the expiry alone");
 	oa2_token_free(&tok);
 	ok(oa2_mark_stale(path, "AT-SECRET-1", &err) == OA2_OK, "mark_stale same token");
-	ok(oa2_token_load(&tok, path, &err) == OA2_OK && tok.expiry == 0,
+	ok(oa2_token_load(&tok, path, -1, NULL, &err) == OA2_OK && tok.expiry == 0,
 	    "the refused token gets expiry 0");
 	is_str(tok.refresh_token, "RT-SECRET-1", "refresh token kept");
 	oa2_token_free(&tok);

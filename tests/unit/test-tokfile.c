@@ -186,7 +186,7 @@ expect_load_fail(const char *path, const char *label, const char *want1,
 	enum oa2_status st;
 
 	oa2_error_clear(&err);
-	st = oa2_token_load(&tok, path, &err);
+	st = oa2_token_load(&tok, path, -1, NULL, &err);
 	check_refusal(st, &err, path, label, want1, want2);
 	ok(tok.root == NULL && tok.refresh_token == NULL, "%s: nothing loaded",
 	   label);
@@ -212,7 +212,7 @@ load_ok(struct oa2_token *tok, const char *path, const char *label)
 	struct oa2_error err;
 
 	oa2_error_clear(&err);
-	if (oa2_token_load(tok, path, &err) != OA2_OK) {
+	if (oa2_token_load(tok, path, -1, NULL, &err) != OA2_OK) {
 		ok(0, "%s: loads", label);
 		printf("# %s\n", err.msg);
 		return (0);
@@ -282,7 +282,7 @@ child_load(const void *arg, struct cres *r)
 	struct oa2_error err;
 
 	oa2_error_clear(&err);
-	r->st = oa2_token_load(&tok, arg, &err);
+	r->st = oa2_token_load(&tok, arg, -1, NULL, &err);
 	snprintf(r->code, sizeof(r->code), "%s", err.code);
 	snprintf(r->msg, sizeof(r->msg), "%s", err.msg);
 	oa2_token_free(&tok);
@@ -310,7 +310,7 @@ child_refresh_save(const void *arg, struct cres *r)
 	struct oa2_error err;
 
 	oa2_error_clear(&err);
-	if ((r->st = oa2_token_load(&tok, arg, &err)) == OA2_OK
+	if ((r->st = oa2_token_load(&tok, arg, -1, NULL, &err)) == OA2_OK
 	    && (r->st = oa2_token_update(&tok, "AT-child", 42, "RT-child",
 					 &err)) == OA2_OK)
 		r->st = oa2_token_save(&tok, arg, &err);
@@ -867,7 +867,7 @@ test_alloc_failures(void)
 	file_before = strdup(slurp(path));
 	bad = failures = done = 0;
 	for (k = 1; k < 200 && !done; k++) {
-		if (oa2_token_load(&tok, path, &err)
+		if (oa2_token_load(&tok, path, -1, NULL, &err)
 		    || oa2_token_update(&tok, "new-at", 99, NULL, &err))
 			break;
 		oa2_mem_fail_at(k);
@@ -1018,7 +1018,7 @@ test_save_steps(void)
 		if ((pid = fork()) == 0) {
 			kill_step = kills[i];
 			oa2_token_save_hook = kill_at;
-			if (oa2_token_load(&tok, path, &err) == OA2_OK
+			if (oa2_token_load(&tok, path, -1, NULL, &err) == OA2_OK
 			    && oa2_token_update(&tok, "AT-new", 9, "RT-new",
 						&err) == OA2_OK)
 				(void) oa2_token_save(&tok, path, &err);
@@ -1257,7 +1257,7 @@ test_load_fd(void)
 	is_int(oa2_token_lock(path, &fd, &err), OA2_OK, "lock");
 	ok(fd >= 0, "descriptor");
 	(void) lseek(fd, 0, SEEK_END);
-	is_int(oa2_token_load_fd(&tok, fd, path, &err), OA2_OK,
+	is_int(oa2_token_load(&tok, path, fd, NULL, &err), OA2_OK,
 	       "load_fd reads from offset 0");
 	is_str(tok.refresh_token, RT, "load_fd refresh token");
 	oa2_token_free(&tok);
@@ -1269,7 +1269,7 @@ test_load_fd(void)
 	put(path, "{\"refresh_token\": \"" RT "\"}", 0644);
 	is_int(oa2_token_lock(path, &fd, &err), OA2_OK,
 	       "lock does not judge the mode");
-	st = oa2_token_load_fd(&tok, fd, path, &err);
+	st = oa2_token_load(&tok, path, fd, NULL, &err);
 	check_refusal(st, &err, path, "load_fd mode 0644",
 		      ": is readable by group or others (mode 0644)",
 		      "run chmod 600");
@@ -1278,7 +1278,7 @@ test_load_fd(void)
 
 	put(path, "{\"refresh_token\": 5}", 0600);
 	is_int(oa2_token_lock(path, &fd, &err), OA2_OK, "lock");
-	st = oa2_token_load_fd(&tok, fd, path, &err);
+	st = oa2_token_load(&tok, path, fd, NULL, &err);
 	check_refusal(st, &err, path, "load_fd bad content",
 		      ": field \"refresh_token\" must be a string", NULL);
 	oa2_token_unlock(&fd);
@@ -1332,7 +1332,7 @@ test_lock_wait(void)
 		t0 = now_ms();
 		if (oa2_token_lock(path, &wfd, &e) != OA2_OK)
 			n = snprintf(buf, sizeof(buf), "lock: %s", e.msg);
-		else if (oa2_token_load_fd(&t, wfd, path, &e) != OA2_OK)
+		else if (oa2_token_load(&t, path, wfd, NULL, &e) != OA2_OK)
 			n = snprintf(buf, sizeof(buf), "load: %s", e.msg);
 		else
 			n = snprintf(buf, sizeof(buf), "%s %lld",
@@ -1351,7 +1351,7 @@ test_lock_wait(void)
 	   "lock is held");
 
 	/* Holder refreshes: a new inode replaces the one the waiter waits on. */
-	if (oa2_token_load_fd(&tok, fd, path, &err) == OA2_OK
+	if (oa2_token_load(&tok, path, fd, NULL, &err) == OA2_OK
 	    && oa2_token_update(&tok, "AT-new", 1, "RT-new", &err) == OA2_OK)
 		is_int(oa2_token_save(&tok, path, &err), OA2_OK, "holder saves");
 	oa2_token_free(&tok);
@@ -1369,36 +1369,97 @@ test_lock_wait(void)
 	ok(n > 7 && atoll(buf + 7) >= 400, "the waiter waited for the holder");
 }
 
+/* counter_edit - read counter, sleep, increment (under oa2_token_modify) */
+static enum oa2_status
+counter_edit(struct oa2_token *t, void *arg, struct oa2_error *e)
+{
+	struct timespec ms = {0, 1000000};
+	const char *s;
+	char    num[32];
+
+	(void) arg;
+	if ((s = json_string_value(json_object_get(t->root, "counter"))) == NULL)
+		return (oa2_error_set(e, OA2_ERR_INTERNAL, "test", "no counter"));
+	nanosleep(&ms, NULL);
+	snprintf(num, sizeof(num), "%lld", atoll(s) + 1);
+	return (oa2_token_set_string(t, "counter", num, e));
+}
+
 /* counter_child - lock, read counter, sleep, increment, save, unlock */
 static int
 counter_child(const char *path)
 {
-	struct timespec ms = {0, 1000000};
-	struct oa2_token t;
 	struct oa2_error e;
-	const char *s;
-	char    num[32];
-	int     fd, rc = 0;
-	long long n;
 
-	if (oa2_token_lock(path, &fd, &e) != OA2_OK)
-		return (10);
-	if (oa2_token_load_fd(&t, fd, path, &e) != OA2_OK)
-		rc = 11;
-	else if ((s = json_string_value(json_object_get(t.root, "counter")))
-		 == NULL)
-		rc = 12;
-	else {
-		n = atoll(s);
-		nanosleep(&ms, NULL);
-		snprintf(num, sizeof(num), "%lld", n + 1);
-		if (oa2_token_set_string(&t, "counter", num, &e) != OA2_OK
-		    || oa2_token_save(&t, path, &e) != OA2_OK)
-			rc = 13;
+	return (oa2_token_modify(path, counter_edit, NULL, NULL, &e) == OA2_OK ?
+		0 : 10);
+}
+
+/* user_edit - set "user" to arg; arg NULL: change nothing */
+static enum oa2_status
+user_edit(struct oa2_token *t, void *arg, struct oa2_error *e)
+{
+	if (arg == NULL)
+		return (OA2_OK);
+	if (strcmp(arg, "fail") == 0) {
+		(void) oa2_token_set_string(t, "user", "not-saved", e);
+		return (oa2_error_set(e, OA2_ERR_TEMP, "test", "edit failed"));
 	}
-	oa2_token_free(&t);
+	return (oa2_token_set_string(t, "user", arg, e));
+}
+
+/* test_modify - lock, load, edit, save when changed, unlock */
+static void
+test_modify(void)
+{
+	struct oa2_token_held held;
+	struct oa2_error err;
+	struct stat before, after;
+	char    path[PATH_MAX];
+	enum oa2_status st;
+	int     fd;
+
+	snprintf(path, sizeof(path), "%s", P("modify.json"));
+	put(path, "{\"refresh_token\": \"" RT "\", \"x\": 1}", 0600);
+	is_int(oa2_token_modify(path, user_edit, "a@example.com", &held, &err),
+	       OA2_OK, "modify: edit and save");
+	ok(held.locked, "modify: the lock was taken");
+	is_str(held.tok.user, "a@example.com", "modify: held document edited");
+	oa2_token_free(&held.tok);
+	has_str(slurp(path), "\"user\": \"a@example.com\"", "modify: saved");
+	has_str(slurp(path), "\"x\": 1", "modify: unknown member kept");
+
+	(void) stat(path, &before);
+	is_int(oa2_token_modify(path, user_edit, NULL, &held, &err), OA2_OK,
+	       "modify: no change");
+	(void) stat(path, &after);
+	ok(before.st_ino == after.st_ino, "modify: no change, no new file");
+	ok(held.sb.st_ino == before.st_ino, "modify: held stat is the file's");
+	oa2_token_free(&held.tok);
+
+	st = oa2_token_modify(path, user_edit, "fail", &held, &err);
+	is_int(st, OA2_ERR_TEMP, "modify: the edit's failure is returned");
+	is_str(err.msg, "edit failed", "modify: the edit's message");
+	ok(held.locked && held.tok.root != NULL,
+	   "modify: the document is handed back after a failed edit");
+	oa2_token_free(&held.tok);
+	(void) stat(path, &after);
+	ok(before.st_ino == after.st_ino
+	   && strstr(slurp(path), "not-saved") == NULL,
+	   "modify: a failed edit saves nothing");
+
+	st = oa2_token_modify(P("modify-missing.json"), user_edit, "b", &held,
+			      &err);
+	is_int(st, OA2_ERR_INPUT, "modify: missing file");
+	ok(!held.locked && held.tok.root == NULL, "modify: not locked");
+	has_str(err.msg, "cannot open for writing", "modify: the lock's message");
+
+	/* Another holder keeps modify waiting; NULL held is allowed. */
+	is_int(oa2_token_lock(path, &fd, &err), OA2_OK, "lock for modify");
 	oa2_token_unlock(&fd);
-	return (rc);
+	is_int(oa2_token_modify(path, user_edit, "c@example.com", NULL, &err),
+	       OA2_OK, "modify with held NULL");
+	has_str(slurp(path), "c@example.com", "modify with held NULL saved");
 }
 
 /* test_lock_counter - 20 processes increment one counter without losing one */
@@ -1532,6 +1593,7 @@ main(void)
 	test_load_fd();
 	test_lock_wait();
 	test_lock_counter();
+	test_modify();
 	test_fuzz_regressions();
 
 	rm_tree();

@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: MIT */
+/*++
+ * NAME
+ *	oa2_cache 3
+ * SUMMARY
+ *	the per-process cache of fresh access tokens
+ * SYNOPSIS
+ *	#include "oa2_cache.h"
+ *
+ *	enum oa2_status oa2_access_token_use(path, opts, use, arg, info, err)
+ *	void	oa2_token_cache_forget(path)
+ * DESCRIPTION
+ *	See oa2_cache.h.
+ * SECURITY
+ *	The cache holds access tokens only, never the refresh token or the
+ *	client secret, each slot in one block that is wiped when it is
+ *	replaced, dropped or cleared.
+ * LICENSE
+ *	MIT
+ *--*/
+#include "config.h"
+
+/* System library. */
+#include <sys/stat.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+/* Application-specific. */
+#include "oa2_cache.h"
+#include "oa2_limits.h"
+#include "oa2_mem.h"
+#include "oa2_settings.h"
+
+/*
+ * The per-process cache of fresh access tokens (oa2_access_token_use).
+ *
+ * A slot holds what the hot path needs of one token file (the access token,
+ * its expiry, the refresh window and the user) and the identity of the file
+ * it was read from: device, inode, size, mtime and ctime, as fstat gave them
+ * just before the read.  It is served only while lstat of the path gives
+ * exactly that identity, so any change on disk -- another process's refresh
+ * or mark_stale (a new file renamed over the path: another inode), an
+ * administrator's edit in place (new size or times), chmod/chown (ctime) --
+ * sends the next exchange to the full path, which reads the file again.
+ *
+ * Timestamps are only as fine as the file system's clock tick: a change made
+ * in the same tick as our read could keep every field.  So a file is cached
+ * only when its mtime and ctime are more than OA2_CACHE_RACY_SECS older than the
+ * moment the read began: any later change then carries a later time.  (This
+ * also covers an inode number that is freed and reused by a new file of the
+ * same size: its times are later.)  A file written moments ago is simply
+ * parsed again on each use until it is old enough.
+ *
+ * Slots hold secrets: each is one block that is wiped when it is replaced,
+ * dropped or cleared.  A mutex keeps threaded applications safe.
+ */
+
+struct cache_slot {
+	char *blob;			/* path, access token, user; wiped */
+	size_t blob_len;
+	const char *path;		/* views into blob */
+	const char *access_token;
+	const char *user;		/* NULL when the file has none */
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtim;
+	struct timespec ctim;
+	long long expiry;
+	long long window;		/* the refresh window in effect */
+	unsigned long used;		/* for least-recently-used replacement */
+};
+
+static struct cache_slot cache[OA2_CACHE_SLOTS];
+static unsigned long cache_clock;
+static pthread_mutex_t cache_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+/* slot_release - wipe and free a slot's block; the slot becomes empty */
+static void
+slot_release(struct cache_slot *s)
+{
+	if (s->blob != NULL) {
+		oa2_wipe(s->blob, s->blob_len);
+		oa2_free(s->blob);
+	}
+	memset(s, 0, sizeof(*s));
+}
+
+/* same_file - sb (from lstat) names the file the slot was read from, unchanged */
+static int
+same_file(const struct cache_slot *s, const struct stat *sb)
+{
+	return S_ISREG(sb->st_mode) && sb->st_ino == s->ino &&
+	    sb->st_dev == s->dev && sb->st_size == s->size &&
+	    sb->st_mtim.tv_nsec == s->mtim.tv_nsec &&
+	    sb->st_mtim.tv_sec == s->mtim.tv_sec &&
+	    sb->st_ctim.tv_nsec == s->ctim.tv_nsec &&
+	    sb->st_ctim.tv_sec == s->ctim.tv_sec;
+}
+
+/* racy - the file changed too close to t0 for its times to tell later changes */
+static int
+racy(const struct stat *sb, const struct timespec *t0)
+{
+	return sb->st_mtim.tv_sec > t0->tv_sec - OA2_CACHE_RACY_SECS - 1 ||
+	    sb->st_ctim.tv_sec > t0->tv_sec - OA2_CACHE_RACY_SECS - 1;
+}
+
+/* cache_slot_of - the slot for path, or NULL (call with the mutex held) */
+static struct cache_slot *
+cache_slot_of(const char *path)
+{
+	int i;
+
+	for (i = 0; i < OA2_CACHE_SLOTS; i++)
+		if (cache[i].blob != NULL && strcmp(cache[i].path, path) == 0)
+			return &cache[i];
+	return NULL;
+}
+
+/* cache_store - remember tok, read from the file sb describes (mutex held) */
+static void
+cache_store(const char *path, const struct oa2_token *tok, long long window,
+    const struct stat *sb)
+{
+	struct cache_slot *victim;
+	size_t plen, alen, ulen, n;
+	char *b;
+	int i;
+
+	if (tok->access_token == NULL || *tok->access_token == 0)
+		return;
+	/* The path's own slot, else an empty one (used 0), else the oldest. */
+	if ((victim = cache_slot_of(path)) == NULL) {
+		victim = &cache[0];
+		for (i = 1; i < OA2_CACHE_SLOTS; i++)
+			if (cache[i].used < victim->used)
+				victim = &cache[i];
+	}
+	slot_release(victim);
+
+	plen = strlen(path);
+	alen = strlen(tok->access_token);
+	ulen = tok->user != NULL ? strlen(tok->user) : 0;
+	n = plen + 1 + alen + 1 + (tok->user != NULL ? ulen + 1 : 0);
+	if ((b = oa2_malloc(n)) == NULL)
+		return;			/* no cache this time: not an error */
+	victim->blob = b;
+	victim->blob_len = n;
+	memcpy(b, path, plen + 1);
+	victim->path = b;
+	b += plen + 1;
+	memcpy(b, tok->access_token, alen + 1);
+	victim->access_token = b;
+	b += alen + 1;
+	if (tok->user != NULL) {
+		memcpy(b, tok->user, ulen + 1);
+		victim->user = b;
+	}
+	victim->dev = sb->st_dev;
+	victim->ino = sb->st_ino;
+	victim->size = sb->st_size;
+	victim->mtim = sb->st_mtim;
+	victim->ctim = sb->st_ctim;
+	victim->expiry = tok->expiry;
+	victim->window = window;
+	victim->used = ++cache_clock;
+}
+
+enum oa2_status
+oa2_access_token_use(const char *path, const struct oa2_refresh_opts *o,
+    oa2_token_use_fn use, void *arg, struct oa2_refresh_info *info,
+    struct oa2_error *err)
+{
+	static const struct oa2_refresh_opts defaults;
+	struct oa2_settings set;
+	struct cache_slot *s;
+	struct oa2_token tok;
+	struct timespec t0;
+	struct stat sb;
+	enum oa2_status st;
+	int sb_ok;
+
+	if (o == NULL)
+		o = &defaults;
+	/* The hot path: one lstat, no parse, no allocation. */
+	if (!o->force && lstat(path, &sb) == 0) {
+		pthread_mutex_lock(&cache_mutex);
+		if ((s = cache_slot_of(path)) != NULL) {
+			if (same_file(s, &sb) &&
+			    s->expiry > (long long)time(NULL) + s->window) {
+				s->used = ++cache_clock;
+				memset(info, 0, sizeof(*info));
+				info->cached = 1;
+				info->expires_at = s->expiry;
+				st = use(arg, s->access_token, s->user, err);
+				pthread_mutex_unlock(&cache_mutex);
+				return st;
+			}
+			/* Changed on disk, or due for a refresh: never again. */
+			slot_release(s);
+		}
+		pthread_mutex_unlock(&cache_mutex);
+	}
+
+	clock_gettime(CLOCK_REALTIME, &t0);
+	if ((st = oa2_access_token_stat(path, o, &tok, info, &sb, &sb_ok, err))
+	    != OA2_OK)
+		return st;
+	st = use(arg, tok.access_token, tok.user, err);
+	if (st == OA2_OK && sb_ok && !o->force && !racy(&sb, &t0)) {
+		oa2_settings_resolve(&set, &tok, o->cfg);
+		pthread_mutex_lock(&cache_mutex);
+		cache_store(path, &tok, set.refresh_window, &sb);
+		pthread_mutex_unlock(&cache_mutex);
+	}
+	oa2_token_free(&tok);
+	return st;
+}
+
+void
+oa2_token_cache_forget(const char *path)
+{
+	struct cache_slot *s;
+	int i;
+
+	pthread_mutex_lock(&cache_mutex);
+	if (path == NULL) {
+		for (i = 0; i < OA2_CACHE_SLOTS; i++)
+			slot_release(&cache[i]);
+	} else if ((s = cache_slot_of(path)) != NULL)
+		slot_release(s);
+	pthread_mutex_unlock(&cache_mutex);
+}

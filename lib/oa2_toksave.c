@@ -1,0 +1,426 @@
+/* SPDX-License-Identifier: MIT */
+/*++
+ * NAME
+ *	oa2_toksave 3
+ * SUMMARY
+ *	token file: the atomic save
+ * SYNOPSIS
+ *	#include "oa2_tokfile.h"
+ *
+ *	enum oa2_status oa2_token_save(tok, path, err)
+ *	void	(*oa2_token_save_hook)(const char *step)
+ * DESCRIPTION
+ *	oa2_token_save() never writes in place.  It serializes the document
+ *	(indented by two; compact when only that fits in OA2_TOKFILE_MAX, so
+ *	that a file that loaded can always be saved after a refresh), checks
+ *	that the text parses back to the same document, writes it to
+ *	"<path>.tmp.XXXXXX" (mkostemp, fchmod 0600, as root fchown to the
+ *	owner and group of the file it replaces), fsyncs it, renames it over
+ *	the path and fsyncs the directory.  On failure before the rename the
+ *	temporary file is removed and the old file is untouched.  A process
+ *	killed between mkostemp and rename leaves its temporary file behind;
+ *	the next successful save removes such leftovers once they are older
+ *	than OA2_TMP_STALE_SECS (10) seconds and no live writer holds their
+ *	lock.  A failure to fsync the directory after the rename is
+ *	OA2_ERR_TEMP, and its message says that the new file is in place.
+ *
+ *	oa2_token_save_hook, when set (tests only), is called after each
+ *	step: "written", "synced", "renamed".
+ * DIAGNOSTICS
+ *	One line that starts with the file (or, for a failure to create or
+ *	sync a file in it, the directory) and says what to do: OA2_ERR_INPUT
+ *	(code "token_file"), OA2_ERR_NOMEM, OA2_ERR_TEMP (see above),
+ *	OA2_ERR_INTERNAL for a document we would refuse to read back.
+ * SECURITY
+ *	The serialization is wiped before it is freed.  A token file is never
+ *	created with any group or other permission.
+ * LICENSE
+ *	MIT
+ *--*/
+#include "config.h"
+
+/* System library. */
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Utility library. */
+#include <jansson.h>
+
+/* Application-specific. */
+#include "oa2_error.h"
+#include "oa2_limits.h"
+#include "oa2_mem.h"
+#include "oa2_tokfile.h"
+#include "oa2_tokpriv.h"
+
+#define TF_TMP_SUFFIX	".tmp."
+#define TF_TMP_RANDOM	6		/* the XXXXXX of mkostemp */
+
+void    (*oa2_token_save_hook) (const char *step) = NULL;
+
+/* write_all - write n bytes, riding out EINTR and short writes */
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = write(fd, p, n)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		if (w == 0) {
+			errno = EIO;
+			return (-1);
+		}
+		p += w;
+		n -= (size_t) w;
+	}
+	return (0);
+}
+
+/* hook - tell a test which step of save has just completed */
+static void
+hook(const char *step)
+{
+	if (oa2_token_save_hook != NULL)
+		oa2_token_save_hook(step);
+}
+
+/* dir_of - the directory part of path ("." or "/" when it has none) */
+static char *
+dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return (oa2_strdup("."));
+	if (slash == path)
+		return (oa2_strdup("/"));
+	return (oa2_strndup(path, (size_t) (slash - path)));
+}
+
+/* try_lock_shared - non-blocking shared OFD lock; 1 if granted */
+static int
+try_lock_shared(int fd)
+{
+#ifdef F_OFD_SETLK
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_RDLCK;
+	fl.l_whence = SEEK_SET;
+	return (fcntl(fd, F_OFD_SETLK, &fl) == 0);
+#else
+	(void) fd;
+	return (0);
+#endif
+}
+
+/* mark_tmp_live - a writer's OFD write lock on its own temporary file */
+static void
+mark_tmp_live(int fd)
+{
+#ifdef F_OFD_SETLK
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	(void) fcntl(fd, F_OFD_SETLK, &fl);
+#else
+	(void) fd;
+#endif
+}
+
+/* is_tmp_name - "<base>.tmp.XXXXXX" with six letters or digits */
+static int
+is_tmp_name(const char *name, const char *base)
+{
+	size_t  bl = strlen(base), sl = sizeof(TF_TMP_SUFFIX) - 1, i;
+	const char *r;
+
+	if (strncmp(name, base, bl) != 0
+	    || strncmp(name + bl, TF_TMP_SUFFIX, sl) != 0)
+		return (0);
+	r = name + bl + sl;
+	for (i = 0; r[i]; i++)
+		if (!((r[i] >= 'a' && r[i] <= 'z') || (r[i] >= 'A' && r[i] <= 'Z')
+		      || (r[i] >= '0' && r[i] <= '9')))
+			return (0);
+	return (i == TF_TMP_RANDOM);
+}
+
+/* clean_stale - remove temp files of writers that were killed; best effort */
+static void
+clean_stale(const char *dir, const char *base)
+{
+	struct dirent *de;
+	struct stat st, fst;
+	time_t  now = time(NULL);
+	DIR    *d;
+	int     fd;
+
+	/*
+	 * A temporary file is stale when it is older than OA2_TMP_STALE_SECS and no
+	 * process holds the write lock its writer takes on it: OFD locks die
+	 * with their last descriptor, so a killed writer holds none.
+	 */
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (!is_tmp_name(de->d_name, base))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0
+		    || !S_ISREG(st.st_mode) || now - st.st_mtime <= OA2_TMP_STALE_SECS)
+			continue;
+		fd = openat(dirfd(d), de->d_name,
+			    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &fst) == 0 && fst.st_dev == st.st_dev
+		    && fst.st_ino == st.st_ino && try_lock_shared(fd))
+			(void) unlinkat(dirfd(d), de->d_name, 0);
+		(void) close(fd);
+	}
+	(void) closedir(d);
+}
+
+/* sync_dir - make the rename durable; 0, or -1 with errno for a real failure */
+static int
+sync_dir(const char *dir)
+{
+	int     fd, rc = 0;
+
+	/* A directory we may write but not read, or one that cannot be
+	 * synced (some network and FUSE file systems), is not an error. */
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return (errno == EACCES || errno == EPERM ? 0 : -1);
+	if (fsync(fd) < 0 && errno != EINVAL && errno != EROFS
+	    && errno != ENOTSUP && errno != EBADF)
+		rc = -1;
+	(void) close(fd);
+	return (rc);
+}
+
+/* save_error - a failure before the rename: the old file is untouched */
+static enum oa2_status
+save_error(const char *dir, const char *path, const char *what, int errnum,
+	           struct oa2_error *err)
+{
+	const char *fix;
+
+	switch (errnum) {
+	case EACCES:
+	case EPERM:
+		return (oa2_error_set(err, OA2_ERR_INPUT, TF_CODE,
+				"%s: %s: %s: the directory must be writable by "
+				      "uid %ld (the plugin replaces the file "
+				      "atomically)", dir, what,
+				      strerror(errnum), (long) geteuid()));
+	case ENOSPC:
+	case EDQUOT:
+		fix = "free some space";
+		break;
+	case EROFS:
+		fix = "the token file must be on a writable file system";
+		break;
+	default:
+		fix = "check the file system";
+		break;
+	}
+	return (oa2_error_set(err, OA2_ERR_INPUT, TF_CODE,
+			      "%s: %s: %s: %s; %s is unchanged", dir, what,
+			      strerror(errnum), fix, path));
+}
+
+/* serialize - the text to write, checked to parse back to the same document */
+static enum oa2_status
+serialize(json_t *root, const char *path, char **dumpp, size_t *lenp,
+	          struct oa2_error *err)
+{
+	json_error_t je;
+	json_t *back;
+	char   *dump;
+	size_t  len;
+	int     nomem, same;
+
+	*dumpp = NULL;
+	*lenp = 0;
+	if ((dump = oa2_tokdoc_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER))
+	    == NULL)
+		return (oa2_error_set(err, OA2_ERR_NOMEM, TF_CODE,
+			 "%s: out of memory saving it: it is unchanged", path));
+	len = strlen(dump);
+
+	/*
+	 * A file that loaded must still fit after a refresh, or a rotated
+	 * refresh token would be lost: when indenting is what makes it too
+	 * big, write it compact.
+	 */
+	if (len + 1 > OA2_TOKFILE_MAX) {
+		oa2_wipe(dump, len);
+		free(dump);
+		if ((dump = oa2_tokdoc_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER))
+		    == NULL)
+			return (oa2_error_set(err, OA2_ERR_NOMEM, TF_CODE,
+					      "%s: out of memory saving it: it "
+					      "is unchanged", path));
+		len = strlen(dump);
+		if (len + 1 > OA2_TOKFILE_MAX) {
+			oa2_wipe(dump, len);
+			free(dump);
+			return (oa2_error_set(err, OA2_ERR_INPUT, TF_CODE,
+				  "%s: the new content would be larger than %d "
+					 "bytes: remove unknown fields; it is "
+					      "unchanged", path, OA2_TOKFILE_MAX));
+		}
+	}
+
+	/* What goes to disk must read back as exactly this document. */
+	back = oa2_tokdoc_loadb(dump, len, &je, &nomem);
+	same = back != NULL && json_equal(back, root);
+	json_decref(back);
+	if (!same) {
+		oa2_wipe(dump, len);
+		free(dump);
+		if (nomem)
+			return (oa2_error_set(err, OA2_ERR_NOMEM, TF_CODE,
+					      "%s: out of memory saving it: it "
+					      "is unchanged", path));
+		return (oa2_error_set(err, OA2_ERR_INTERNAL, TF_CODE,
+				      "%s: the serialized document does not "
+				      "read back the same (a bug): it is "
+				      "unchanged", path));
+	}
+	*dumpp = dump;
+	*lenp = len;
+	return (OA2_OK);
+}
+
+/* oa2_token_save - write, fsync, rename over path, fsync the directory */
+enum oa2_status
+oa2_token_save(const struct oa2_token *tok, const char *path,
+	               struct oa2_error *err)
+{
+	struct oa2_error why;
+	struct stat old;
+	enum oa2_status st;
+	char   *dump = NULL, *tmp = NULL, *dir = NULL;
+	size_t  dlen = 0, plen;
+	int     fd = -1, have_old = 0, errnum;
+
+	if (tok == NULL || tok->root == NULL || path == NULL || *path == 0)
+		return (oa2_error_set(err, OA2_ERR_INTERNAL, TF_CODE,
+				    "oa2_token_save: bad arguments (a bug)"));
+	/* Never write what we would refuse to read back. */
+	if (oa2_tokdoc_check(tok->root, path, &why) != OA2_OK)
+		return (oa2_error_set(err, OA2_ERR_INTERNAL, TF_CODE,
+				      "%s (refusing to save it: a bug)",
+				      why.msg));
+
+	if (lstat(path, &old) == 0) {
+		if (S_ISLNK(old.st_mode))
+			return (oa2_error_set(err, OA2_ERR_INPUT, TF_CODE,
+				   "%s: is a symbolic link: give the real path",
+					      path));
+		if (S_ISDIR(old.st_mode))
+			return (oa2_error_set(err, OA2_ERR_INPUT, TF_CODE,
+				  "%s: is a directory, not a token file", path));
+		have_old = S_ISREG(old.st_mode);
+	}
+
+	plen = strlen(path);
+	if ((st = serialize(tok->root, path, &dump, &dlen, err)) != OA2_OK)
+		goto out;
+	if ((tmp = oa2_malloc(plen + sizeof(TF_TMP_SUFFIX) + TF_TMP_RANDOM))
+	    == NULL || (dir = dir_of(path)) == NULL) {
+		st = oa2_error_set(err, OA2_ERR_NOMEM, TF_CODE,
+			   "%s: out of memory saving it: it is unchanged", path);
+		goto out;
+	}
+	memcpy(tmp, path, plen);
+	memcpy(tmp + plen, TF_TMP_SUFFIX "XXXXXX",
+	       sizeof(TF_TMP_SUFFIX) + TF_TMP_RANDOM);
+
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+		st = save_error(dir, path, "cannot create a temporary file",
+				errno, err);
+		goto out;
+	}
+	mark_tmp_live(fd);
+	if (fchmod(fd, S_IRUSR | S_IWUSR) < 0) {
+		errnum = errno;
+		st = save_error(dir, path, "cannot chmod a temporary file",
+				errnum, err);
+		goto fail;
+	}
+	/* As root, a file the postfix user can no longer read is a lost file. */
+	if (have_old && geteuid() == 0
+	    && fchown(fd, old.st_uid, old.st_gid) < 0) {
+		errnum = errno;
+		st = oa2_error_set(err, OA2_ERR_INPUT, TF_CODE,
+			  "%s: cannot give a temporary file the owner %ld:%ld "
+				   "of %s: %s; %s is unchanged", dir,
+				   (long) old.st_uid, (long) old.st_gid, path,
+				   strerror(errnum), path);
+		goto fail;
+	}
+	if (write_all(fd, dump, dlen) < 0 || write_all(fd, "\n", 1) < 0) {
+		st = save_error(dir, path, "cannot write a temporary file",
+				errno, err);
+		goto fail;
+	}
+	hook("written");
+	if (fsync(fd) < 0) {
+		st = save_error(dir, path, "cannot sync a temporary file",
+				errno, err);
+		goto fail;
+	}
+	hook("synced");
+	errnum = close(fd) < 0 ? errno : 0;
+	fd = -1;
+	if (errnum != 0) {
+		st = save_error(dir, path, "cannot close a temporary file",
+				errnum, err);
+		goto fail;
+	}
+	if (rename(tmp, path) < 0) {
+		st = save_error(dir, path, "cannot rename a temporary file "
+				"over the token file", errno, err);
+		goto fail;
+	}
+	hook("renamed");
+	if (sync_dir(dir) < 0) {
+		st = oa2_error_set(err, OA2_ERR_TEMP, TF_CODE,
+				   "%s: cannot sync the directory: %s: %s was "
+				   "replaced but may not survive a crash",
+				   dir, strerror(errno), path);
+		goto out;
+	}
+	clean_stale(dir, strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
+	st = OA2_OK;
+	goto out;
+
+fail:
+	if (fd >= 0)
+		(void) close(fd);
+	(void) unlink(tmp);
+out:
+	if (dump != NULL) {
+		oa2_wipe(dump, dlen);
+		free(dump);
+	}
+	oa2_free(tmp);
+	oa2_free(dir);
+	return (st);
+}
