@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 /* Application-specific. */
+#include "oa2_cache.h"
 #include "oa2_refresh.h"
 #include "sao.h"
 
