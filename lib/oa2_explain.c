@@ -329,6 +329,13 @@ static const struct oa2_explain table[] = {
 	 "out of memory",
 	 "the process hit a memory limit",
 	 "retry; if it persists, check the process limits"},
+	{"output",
+	 "sasl-oauth2 token could not write the access token to its standard output",
+	 "the program that ran it (msmtp passwordeval, neomutt's oauth refresh command, "
+	 "mbsync PassCmd) closed the pipe before reading\n"
+	 "standard output is a full disk or a closed descriptor",
+	 "run the program's command by hand (sasl-oauth2 token FILE) to see the token "
+	 "is printed; the token file itself is unchanged or holds the new token"},
 	{"internal",
 	 "a bug in sasl-oauth2",
 	 "please report it with the log line",

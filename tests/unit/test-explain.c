@@ -78,6 +78,7 @@ static const struct {
 	{"bad_response", "proxy"},
 	{"curl", "reinstall"},
 	{"nomem", "retry"},
+	{"output", "sasl-oauth2 token FILE"},
 	{"internal", "report"},
 	{"callbacks", "sasl_passwd"},
 	{"user", "sasl_passwd"},
