@@ -44,13 +44,19 @@
  * administrator's edit in place (new size or times), chmod/chown (ctime) --
  * sends the next exchange to the full path, which reads the file again.
  *
- * Timestamps are only as fine as the file system's clock tick: a change made
+ * Timestamps are only as fine as the kernel's clock for them: a change made
  * in the same tick as our read could keep every field.  So a file is cached
- * only when its mtime and ctime are more than OA2_CACHE_RACY_SECS older than the
- * moment the read began: any later change then carries a later time.  (This
+ * only when its mtime and ctime are older than the moment the read began by
+ * more than that tick: any later change then carries a later time.  (This
  * also covers an inode number that is freed and reused by a new file of the
- * same size: its times are later.)  A file written moments ago is simply
- * parsed again on each use until it is old enough.
+ * same size: its times are later.)  Linux stamps files from the coarse
+ * real-time clock, whose tick clock_getres(CLOCK_REALTIME_COARSE) gives
+ * (1 to 10 ms); on a file system that keeps nanoseconds a file is thus
+ * cached from the first read a few milliseconds after it was written -- a
+ * refresh no longer costs every process a parse per exchange for seconds.
+ * Where the times carry no sub-second part (both nanosecond fields 0: a
+ * file system with whole seconds, or a file stamped so by hand) the margin
+ * is OA2_CACHE_RACY_SECS seconds, as before.
  *
  * Slots hold secrets: each is one block that is wiped when it is replaced,
  * dropped or cleared.  A mutex keeps threaded applications safe.
@@ -99,12 +105,47 @@ same_file(const struct cache_slot *s, const struct stat *sb)
 	    sb->st_ctim.tv_sec == s->ctim.tv_sec;
 }
 
-/* racy - the file changed too close to t0 for its times to tell later changes */
+/* file_tick_ns - how fine the kernel's file times are, in ns (cached) */
+static long long
+file_tick_ns(void)
+{
+	static long long tick;
+	struct timespec res;
+
+	if (tick == 0) {
+		if (clock_getres(CLOCK_REALTIME_COARSE, &res) == 0 &&
+		    res.tv_sec == 0 && res.tv_nsec > 0)
+			tick = res.tv_nsec;
+		else
+			tick = 1000000000LL;	/* unknown: a whole second */
+	}
+	return (tick);
+}
+
+/* ts_ns - a timespec in ns */
+static long long
+ts_ns(const struct timespec *ts)
+{
+	return ((long long)ts->tv_sec * 1000000000LL + ts->tv_nsec);
+}
+
+/*
+ * racy - the file changed too close to t0 for its times to tell a later
+ * change: within two ticks of the file clock (one for its lag behind the
+ * fine clock t0 comes from, one for safety), or, for whole-second times,
+ * within OA2_CACHE_RACY_SECS seconds.
+ */
 static int
 racy(const struct stat *sb, const struct timespec *t0)
 {
-	return sb->st_mtim.tv_sec > t0->tv_sec - OA2_CACHE_RACY_SECS - 1 ||
-	    sb->st_ctim.tv_sec > t0->tv_sec - OA2_CACHE_RACY_SECS - 1;
+	long long margin, limit;
+
+	if (sb->st_mtim.tv_nsec == 0 && sb->st_ctim.tv_nsec == 0)
+		return (sb->st_mtim.tv_sec > t0->tv_sec - OA2_CACHE_RACY_SECS - 1 ||
+		    sb->st_ctim.tv_sec > t0->tv_sec - OA2_CACHE_RACY_SECS - 1);
+	margin = 2 * file_tick_ns();
+	limit = ts_ns(t0) - margin;
+	return (ts_ns(&sb->st_mtim) >= limit || ts_ns(&sb->st_ctim) >= limit);
 }
 
 /* cache_slot_of - the slot for path, or NULL (call with the mutex held) */

@@ -17,9 +17,10 @@
  *	or parsing the file (one lstat, no allocation).  Any change of the
  *	file on disk (another process refreshed, the token was marked stale,
  *	an edit, chmod) makes the next call read it again.  Files changed
- *	less than about OA2_CACHE_RACY_SECS + 1 seconds before they were
- *	read are not cached (file times are only as fine as the kernel's
- *	clock tick).  Cached tokens are wiped when replaced or dropped;
+ *	within two ticks of the kernel's file clock (a few ms) before they
+ *	were read are not cached; where file times have whole seconds only,
+ *	within OA2_CACHE_RACY_SECS + 1 seconds (oa2_cache.c says why).
+ *	Cached tokens are wiped when replaced or dropped;
  *	oa2_mark_stale() drops the path's entry and oa2_token_cache_forget()
  *	drops one (NULL: all).  With force set, the cache is neither used
  *	nor filled.

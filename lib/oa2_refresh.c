@@ -195,14 +195,25 @@ refresh_edit(struct oa2_token *tok, void *arg, struct oa2_error *err)
 	const struct oa2_refresh_opts *o = r->o;
 	struct oa2_settings s;
 	enum oa2_status st;
+	char	num[32];
+	int	changed;
 	time_t now;
 
 	oa2_settings_resolve(&s, tok, o->cfg);
 	r->margin = s.refresh_window;
 	now = time(NULL);
-	if (oa2_token_fresh(tok, r->margin, now) && (!o->force ||
-	    tok->expiry != r->seen_expiry || r->seen_at == NULL ||
-	    strcmp(r->seen_at, tok->access_token) != 0)) {
+	changed = tok->expiry != r->seen_expiry || r->seen_at == NULL ||
+	    tok->access_token == NULL || strcmp(r->seen_at, tok->access_token) != 0;
+	/*
+	 * Another process refreshed while we waited for the lock: its token is
+	 * good enough when it is beyond the window, or -- not forced -- simply
+	 * new and not expired.  The second rule keeps 64 processes that found
+	 * one expired token at one request even when the provider's tokens
+	 * live no longer than the window and the file does not say how long
+	 * they live (expires_in), e.g. one written by another tool.
+	 */
+	if ((oa2_token_fresh(tok, r->margin, now) && (!o->force || changed)) ||
+	    (!o->force && changed && oa2_token_fresh(tok, 0, now))) {
 		r->info->reused = 1;
 		r->info->expires_at = tok->expiry;
 		say(o, OA2_LOG_DEBUG, "%s: another process refreshed the token",
@@ -226,6 +237,15 @@ refresh_edit(struct oa2_token *tok, void *arg, struct oa2_error *err)
 		rotated_lost(&r->tr, err);
 		return st;
 	}
+	/*
+	 * The lifetime, for the window of the next reads (best effort: a file
+	 * without it still works, oa2_effective_window()).
+	 */
+	snprintf(num, sizeof(num), "%lld", r->expires_in);
+	if (r->tr.expires_in > 0 && tok->expires_in != r->expires_in)
+		(void) oa2_token_set_string(tok,
+		    OA2_SETTING_NAME(OA2_S_EXPIRES_IN), num, err);
+	oa2_error_clear(err);
 	r->updated = 1;
 	return OA2_OK;
 }
@@ -284,11 +304,6 @@ oa2_access_token_stat(const char *path, const struct oa2_refresh_opts *o,
 		goto out;
 	}
 	if (st == OA2_OK) {
-		if (r.expires_in <= r.margin)
-			say(o, OA2_LOG_WARNING, "%s: the provider's access tokens "
-			    "live %lld s, not longer than the refresh window (%lld "
-			    "s), so every use refreshes: set refresh_window below "
-			    "%lld", path, r.expires_in, r.margin, r.expires_in / 2);
 		info->refreshed = 1;
 		info->rotated = r.tr.refresh_token != NULL;
 		info->expires_at = tok->expiry;

@@ -59,6 +59,8 @@ const struct oa2_setting_def oa2_settings_table[OA2_S_COUNT] = {
 	[OA2_S_CLIENT_AUTH] = {"client_auth", OA2_T_CLIENT_AUTH, TOK | CFG, 0, 0, 0},
 	[OA2_S_REFRESH_WINDOW] = {"refresh_window", OA2_T_SECONDS, TOK | CFG, 0,
 	OA2_REFRESH_WINDOW_DEFAULT, 0},
+	/* The lifetime of the last access token issued (written by a refresh). */
+	[OA2_S_EXPIRES_IN] = {"expires_in", OA2_T_SECONDS, TOK, 0, 0, 0},
 	[OA2_S_REVOCATION_ENDPOINT] = {"revocation_endpoint", OA2_T_STRING,
 	TOK | PRE, 0, 0, 0},
 	[OA2_S_CONNECT_TIMEOUT] = {"connect_timeout", OA2_T_SECONDS, CFG, 0,
@@ -182,6 +184,14 @@ pick(const struct oa2_token *tok, const struct oa2_config *cfg,
 }
 
 /* oa2_settings_resolve - token file, then configuration, then preset */
+long long
+oa2_effective_window(long long configured, long long lifetime)
+{
+	if (lifetime > 0 && lifetime / 2 < configured)
+		return (lifetime / 2);
+	return (configured);
+}
+
 void
 oa2_settings_resolve(struct oa2_settings *s, const struct oa2_token *tok,
 		             const struct oa2_config *cfg)
@@ -202,9 +212,11 @@ oa2_settings_resolve(struct oa2_settings *s, const struct oa2_token *tok,
 	auth = pick(tok, cfg, OA2_S_CLIENT_AUTH);
 	s->client_auth = auth != NULL && strcmp(auth, "basic") == 0 ?
 		OA2_AUTH_BASIC : OA2_AUTH_POST;
-	s->refresh_window = tok != NULL && tok->refresh_window >= 0 ?
+	s->refresh_window_set = tok != NULL && tok->refresh_window >= 0 ?
 		tok->refresh_window : cfg != NULL ? cfg->refresh_window :
 		oa2_settings_table[OA2_S_REFRESH_WINDOW].dflt;
+	s->refresh_window = oa2_effective_window(s->refresh_window_set,
+		tok != NULL ? tok->expires_in : -1);
 	s->connect_timeout = cfg != NULL ? cfg->connect_timeout :
 		oa2_settings_table[OA2_S_CONNECT_TIMEOUT].dflt;
 	s->timeout = cfg != NULL ? cfg->timeout :

@@ -52,6 +52,7 @@ enum oa2_setting_id {
 	OA2_S_SCOPE,
 	OA2_S_CLIENT_AUTH,
 	OA2_S_REFRESH_WINDOW,
+	OA2_S_EXPIRES_IN,
 	OA2_S_REVOCATION_ENDPOINT,
 	OA2_S_CONNECT_TIMEOUT,
 	OA2_S_TIMEOUT,
@@ -136,7 +137,8 @@ struct oa2_settings {
 	const char *user;		/* the token file's only */
 	const struct oa2_provider *preset;	/* provider's preset, or NULL */
 	enum oa2_client_auth client_auth;
-	long long refresh_window;	/* seconds */
+	long long refresh_window;	/* seconds, in effect (see below) */
+	long long refresh_window_set;	/* seconds, as configured */
 	long	connect_timeout;	/* seconds */
 	long	timeout;		/* seconds */
 	int	log_level;
@@ -145,6 +147,15 @@ struct oa2_settings {
 	char	endpoint_buf[OA2_URL_MAX];
 	char	revoke_buf[OA2_URL_MAX];
 };
+
+/*
+ * oa2_effective_window - the refresh window in effect: the configured one,
+ * but at most half the lifetime of the provider's access tokens (the
+ * token file's expires_in, from the last refresh; < 0: unknown).  With
+ * tokens that live 300 s (Keycloak's default) or 60 s a 300 s window would
+ * make every use refresh, and concurrent users refresh one after another.
+ */
+long long oa2_effective_window(long long configured, long long lifetime);
 
 void	oa2_settings_resolve(struct oa2_settings *s, const struct oa2_token *tok,
     const struct oa2_config *cfg);

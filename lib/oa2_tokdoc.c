@@ -230,6 +230,10 @@ sync_views(struct oa2_token *tok)
 
 	tok->expiry = 0;
 	tok->refresh_window = -1;
+	tok->expires_in = -1;
+	if ((v = json_object_get(tok->root, OA2_SETTING_NAME(OA2_S_EXPIRES_IN)))
+	    != NULL && number_value(v, &n) == 0)
+		tok->expires_in = n;
 	if ((v = json_object_get(tok->root, OA2_SETTING_NAME(OA2_S_EXPIRY)))
 	    != NULL && number_value(v, &n) == 0)
 		tok->expiry = n;
@@ -336,6 +340,7 @@ token_init(struct oa2_token *tok)
 	memset(tok, 0, sizeof(*tok));
 	tok->root = NULL;
 	tok->refresh_window = -1;
+	tok->expires_in = -1;
 }
 
 /* normalize_expiry - a numeric expiry becomes the string we always write */

@@ -280,6 +280,7 @@ oa2_token_modify(const char *path, oa2_token_edit_fn fn, void *arg,
 		held = &own;
 	memset(held, 0, sizeof(*held));
 	held->tok.refresh_window = -1;
+	held->tok.expires_in = -1;
 	if ((st = oa2_token_lock(path, &fd, err)) != OA2_OK)
 		return (st);
 	held->locked = 1;

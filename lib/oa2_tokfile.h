@@ -82,6 +82,7 @@ struct oa2_token {
 	const char *client_auth;
 	long long expiry;		/* 0 when absent */
 	long long refresh_window;	/* -1 when absent */
+	long long expires_in;		/* lifetime of the last access token; -1 when absent */
 	unsigned long edits;		/* changes since the parse (oa2_token_modify) */
 };
 

@@ -2,7 +2,8 @@
 /*
  * test-cache - the per-process token cache of oa2_access_token_use(): served
  * while the file is unchanged, never after any change on disk (rename, edit
- * in place, chmod, symlink, mark_stale), not for files changed moments ago,
+ * in place, chmod, symlink, mark_stale), not for files changed within two
+ * ticks of the file clock (a file written 30 ms ago is cached at once),
  * not inside the refresh window, and not with force.
  */
 #include "config.h"
@@ -114,7 +115,7 @@ main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	/* Files the cache may take must be a few seconds old: write them all now. */
+	/* Files the cache may take must be older than two file-clock ticks. */
 	put(path_of("hit.json"), body("AT-HIT-0001", 3600));
 	put(path_of("inplace.json"), body("AT-INPLACE-1", 3600));
 	put(path_of("rename.json"), body("AT-RENAME-01", 3600));
@@ -129,7 +130,24 @@ main(void)
 		snprintf(seen_at, sizeof(seen_at), "AT-MANY-%d", i);
 		put(path_of(name), body(seen_at, 3600));
 	}
-	sleep(4);
+	usleep(30000);
+
+	/*
+	 * 0. A file written just now (this file system keeps nanoseconds) is
+	 * cached from its first read once the file clock has ticked past its
+	 * times: no three-second wait after every refresh.
+	 */
+	p = path_of("new.json");
+	put(p, body("AT-NEW-00001", 3600));
+	usleep(30000);
+	ok(get(p, &info, &err) == OA2_OK && !info.cached,
+	    "a file written 30 ms ago: the first use reads it");
+	ok(get(p, &info, &err) == OA2_OK && info.cached,
+	    "a file written 30 ms ago: the second use is served from the cache");
+	put(p, body("AT-NEW-00002", 3600));
+	ok(get(p, &info, &err) == OA2_OK && !info.cached,
+	    "rewritten in place right after: read again, not the cached token");
+	is_str(seen_at, "AT-NEW-00002", "rewritten in place: the new token");
 
 	/* 1. Unchanged: the second use comes from the cache. */
 	p = path_of("hit.json");
@@ -157,8 +175,11 @@ main(void)
 	replace(p, body("AT-RENAME-02", 3600));
 	ok(get(p, &info, &err) == OA2_OK && !info.cached, "replaced file: read again");
 	is_str(seen_at, "AT-RENAME-02", "replaced file: the new token");
-	/* The new file is seconds old: not taken until it is older. */
-	ok(get(p, &info, &err) == OA2_OK && !info.cached, "a file changed moments ago is not cached");
+	/* Once the file clock has ticked past the new file: cached again. */
+	usleep(30000);
+	get(p, &info, &err);
+	ok(get(p, &info, &err) == OA2_OK && info.cached,
+	    "the replaced file, 30 ms later: cached again");
 	is_str(seen_at, "AT-RENAME-02", "and still gives its token");
 
 	/* 4. chmod: the file is refused again, as without the cache. */
@@ -196,6 +217,30 @@ main(void)
 	    "inside the window: refresh tried, the valid token used");
 	ok(get(p, &info, &err) == OA2_OK && info.stale_ok && !info.cached,
 	    "inside the window: again not from the cache");
+
+	/*
+	 * 7b. The window adapts to the provider's token lifetime (expires_in,
+	 * written by the last refresh): tokens of 60 s and 100 s left are
+	 * fresh with a 300 s window (effective 30 s), so no refresh is tried
+	 * (the endpoint here is unreachable: a try would show as stale_ok).
+	 */
+	p = path_of("short.json");
+	put(p, "{\"refresh_token\": \"RT-1\", \"access_token\": \"AT-SHORT-01\", "
+	    "\"expires_in\": \"60\", \"token_endpoint\": \"https://127.0.0.1:1/t\", "
+	    "\"client_id\": \"c\", \"expiry\": \"0\"}");
+	{
+		char text[400];
+
+		snprintf(text, sizeof(text), "{\"refresh_token\": \"RT-1\", "
+		    "\"access_token\": \"AT-SHORT-01\", \"expires_in\": \"60\", "
+		    "\"token_endpoint\": \"https://127.0.0.1:1/t\", "
+		    "\"client_id\": \"c\", \"expiry\": \"%lld\"}",
+		    (long long)time(NULL) + 45);
+		put(p, text);
+	}
+	ok(get(p, &info, &err) == OA2_OK && !info.stale_ok && !info.refreshed,
+	    "expires_in 60, 45 s left: fresh (window 30 s, not 300 s), no refresh");
+	is_str(seen_at, "AT-SHORT-01", "expires_in 60: the file's token is used");
 
 	/* 8. force: the cache is neither used nor filled. */
 	p = path_of("force.json");
