@@ -79,8 +79,9 @@
  *	No message ever quotes a value from the file: jansson's error text
  *	is cut before its "near '...'" part, which can hold a token.  Buffers
  *	that held the file or its serialization are wiped before they are
- *	freed; jansson's own blocks are wiped by the allocator installed with
- *	oa2_json_use_wiping_alloc().  A token file is never created with any
+ *	freed; documents are released with oa2_json_wipe_decref(), which
+ *	zeroes their strings first (oa2_json(3): what jansson still leaves).
+ *	A token file is never created with any
  *	group or other permission.
  * SEE ALSO
  *	oa2_tokfile.h, the contract; sasl-oauth2-token(5), the file format.
@@ -109,6 +110,7 @@
 
 /* Application-specific. */
 #include "oa2_error.h"
+#include "oa2_json.h"
 #include "oa2_mem.h"
 #include "oa2_tokfile.h"
 
@@ -369,59 +371,6 @@ sync_views(struct oa2_token *tok)
 	}
 }
 
-/*
- * jansson's lexer ignores a failed allocation while it collects a string
- * (lex_save() drops the byte), so json_loadb() can succeed with a string
- * that lost characters.  A document damaged that way must never be saved,
- * so every jansson allocation made for us goes through counting_malloc(),
- * and any failure during a parse or a dump fails the whole operation.
- */
-static json_malloc_t inner_malloc;
-static unsigned long json_failures;
-
-/* counting_malloc - oa2's jansson allocator, counting its failures */
-static void *
-counting_malloc(size_t n)
-{
-	void   *p = inner_malloc != NULL ? inner_malloc(n) : NULL;
-
-	if (p == NULL)
-		json_failures++;
-	return (p);
-}
-
-/* use_counting_alloc - the wiping allocator, wrapped; safe to repeat */
-static void
-use_counting_alloc(void)
-{
-	json_malloc_t m;
-	json_free_t f;
-
-	/* Every allocator involved is malloc(3) underneath: mixing is fine. */
-	oa2_json_use_wiping_alloc();
-	json_get_alloc_funcs(&m, &f);
-	if (m != counting_malloc) {
-		inner_malloc = m;
-		json_set_alloc_funcs(counting_malloc, f);
-	}
-}
-
-/* load_counted - json_loadb that also fails on any allocation failure */
-static json_t *
-load_counted(const char *data, size_t len, json_error_t *je, int *nomem)
-{
-	unsigned long before = json_failures;
-	json_t *root;
-
-	root = json_loadb(data, len, JSON_REJECT_DUPLICATES, je);
-	*nomem = json_failures != before;
-	if (*nomem && root != NULL) {
-		json_decref(root);
-		root = NULL;
-	}
-	return (root);
-}
-
 /* token_init - an empty, safely freeable token */
 static void
 token_init(struct oa2_token *tok)
@@ -491,7 +440,6 @@ oa2_token_parse(struct oa2_token *tok, const char *path, const char *data,
 	int     nomem;
 
 	token_init(tok);
-	use_counting_alloc();
 
 	for (i = 0; i < len; i++)
 		if (data[i] != ' ' && data[i] != '\t' && data[i] != '\n'
@@ -506,7 +454,8 @@ oa2_token_parse(struct oa2_token *tok, const char *path, const char *data,
 				      OA2_TOKFILE_MAX));
 
 	memset(&je, 0, sizeof(je));
-	if ((root = load_counted(data, len, &je, &nomem)) == NULL) {
+	if ((root = oa2_json_loadb(data, len, JSON_REJECT_DUPLICATES, &je,
+				   &nomem)) == NULL) {
 		if (nomem)
 			return (oa2_error_set(err, OA2_ERR_NOMEM, TF_CODE,
 				  "%s: out of memory while parsing it", path));
@@ -517,7 +466,7 @@ oa2_token_parse(struct oa2_token *tok, const char *path, const char *data,
 	}
 	if ((st = check_document(root, path, err)) != OA2_OK
 	    || (st = normalize_expiry(root, path, err)) != OA2_OK) {
-		json_decref(root);
+		oa2_json_wipe_decref(root);
 		return (st);
 	}
 	tok->root = root;
@@ -892,12 +841,12 @@ shallow_copy(json_t *root)
 		return (NULL);
 	json_object_foreach(root, key, v) {
 		if (json_object_set_nocheck(copy, key, v) < 0) {
-			json_decref(copy);
+			oa2_json_wipe_decref(copy);
 			return (NULL);
 		}
 	}
 	if (json_object_size(copy) != json_object_size(root)) {
-		json_decref(copy);
+		oa2_json_wipe_decref(copy);
 		return (NULL);
 	}
 	return (copy);
@@ -934,9 +883,9 @@ oa2_token_update(struct oa2_token *tok, const char *access_token,
 	if (ok)
 		copy = shallow_copy(tok->root);
 	if (!ok || copy == NULL) {
-		json_decref(at);
-		json_decref(ex);
-		json_decref(rt);
+		oa2_json_wipe_decref(at);
+		oa2_json_wipe_decref(ex);
+		oa2_json_wipe_decref(rt);
 		return (oa2_error_set(err, OA2_ERR_NOMEM, TF_CODE,
 		    "out of memory updating the token: nothing was changed"));
 	}
@@ -946,11 +895,11 @@ oa2_token_update(struct oa2_token *tok, const char *access_token,
 	if (rt != NULL)
 		ok = (json_object_set_new(copy, "refresh_token", rt) == 0) && ok;
 	if (!ok) {
-		json_decref(copy);
+		oa2_json_wipe_decref(copy);
 		return (oa2_error_set(err, OA2_ERR_NOMEM, TF_CODE,
 		    "out of memory updating the token: nothing was changed"));
 	}
-	json_decref(tok->root);
+	oa2_json_wipe_decref(tok->root);
 	tok->root = copy;
 	sync_views(tok);
 	return (OA2_OK);
@@ -963,7 +912,7 @@ oa2_token_set_string(struct oa2_token *tok, const char *name,
 {
 	const struct field *f;
 	enum oa2_status st;
-	json_t *v;
+	json_t *v, *old;
 
 	if (tok == NULL || tok->root == NULL || name == NULL || *name == 0)
 		return (oa2_error_set(err, OA2_ERR_INTERNAL, TF_CODE,
@@ -978,7 +927,10 @@ oa2_token_set_string(struct oa2_token *tok, const char *name,
 			return (oa2_error_set(err, OA2_ERR_INPUT, TF_CODE,
 				 "token file: field \"%s\" cannot be removed",
 					      name));
+		/* The old value may be a secret: wiped, not just freed. */
+		old = json_incref(json_object_get(tok->root, name));
 		(void) json_object_del(tok->root, name);
+		oa2_json_wipe_decref(old);
 		sync_views(tok);
 		return (OA2_OK);
 	}
@@ -987,14 +939,18 @@ oa2_token_set_string(struct oa2_token *tok, const char *name,
 			   "out of memory setting field \"%s\": nothing was "
 				      "changed", name));
 	if (f != NULL && (st = check_member(f, v, "token file", err)) != OA2_OK) {
-		json_decref(v);
+		oa2_json_wipe_decref(v);
 		return (st);
 	}
 	/* Replacing a member allocates nothing; adding one fails cleanly. */
-	if (json_object_set_new(tok->root, name, v) < 0)
+	old = json_incref(json_object_get(tok->root, name));
+	if (json_object_set_new(tok->root, name, v) < 0) {
+		json_decref(old);
 		return (oa2_error_set(err, OA2_ERR_NOMEM, TF_CODE,
 			   "out of memory setting field \"%s\": nothing was "
 				      "changed", name));
+	}
+	oa2_json_wipe_decref(old);
 	sync_views(tok);
 	return (OA2_OK);
 }
@@ -1004,7 +960,6 @@ enum oa2_status
 oa2_token_new(struct oa2_token *tok, struct oa2_error *err)
 {
 	token_init(tok);
-	use_counting_alloc();
 	if ((tok->root = json_object()) == NULL)
 		return (oa2_error_set(err, OA2_ERR_NOMEM, TF_CODE,
 				 "out of memory creating a token document"));
@@ -1017,7 +972,7 @@ oa2_token_free(struct oa2_token *tok)
 {
 	if (tok == NULL)
 		return;
-	json_decref(tok->root);
+	oa2_json_wipe_decref(tok->root);
 	token_init(tok);
 }
 
@@ -1198,22 +1153,6 @@ save_error(const char *dir, const char *path, const char *what, int errnum,
 			      strerror(errnum), fix, path));
 }
 
-/* dump_counted - json_dumps that also fails on any allocation failure */
-static char *
-dump_counted(json_t *root, size_t flags)
-{
-	unsigned long before = json_failures;
-	char   *dump;
-
-	dump = json_dumps(root, flags);
-	if (dump != NULL && json_failures != before) {
-		oa2_wipe(dump, strlen(dump));
-		free(dump);
-		dump = NULL;
-	}
-	return (dump);
-}
-
 /* serialize - the text to write, checked to parse back to the same document */
 static enum oa2_status
 serialize(json_t *root, const char *path, char **dumpp, size_t *lenp,
@@ -1227,12 +1166,10 @@ serialize(json_t *root, const char *path, char **dumpp, size_t *lenp,
 
 	*dumpp = NULL;
 	*lenp = 0;
-	use_counting_alloc();
-	if ((dump = dump_counted(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER))
-	    == NULL)
+	if ((dump = oa2_json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER,
+				   &len)) == NULL)
 		return (oa2_error_set(err, OA2_ERR_NOMEM, TF_CODE,
 			 "%s: out of memory saving it: it is unchanged", path));
-	len = strlen(dump);
 
 	/*
 	 * A file that loaded must still fit after a refresh, or a rotated
@@ -1242,8 +1179,8 @@ serialize(json_t *root, const char *path, char **dumpp, size_t *lenp,
 	if (len + 1 > OA2_TOKFILE_MAX) {
 		oa2_wipe(dump, len);
 		free(dump);
-		if ((dump = dump_counted(root, JSON_COMPACT | JSON_PRESERVE_ORDER))
-		    == NULL)
+		if ((dump = oa2_json_dumps(root, JSON_COMPACT
+					   | JSON_PRESERVE_ORDER, &len)) == NULL)
 			return (oa2_error_set(err, OA2_ERR_NOMEM, TF_CODE,
 					      "%s: out of memory saving it: it "
 					      "is unchanged", path));
@@ -1259,9 +1196,9 @@ serialize(json_t *root, const char *path, char **dumpp, size_t *lenp,
 	}
 
 	/* What goes to disk must read back as exactly this document. */
-	back = load_counted(dump, len, &je, &nomem);
+	back = oa2_json_loadb(dump, len, JSON_REJECT_DUPLICATES, &je, &nomem);
 	same = back != NULL && json_equal(back, root);
-	json_decref(back);
+	oa2_json_wipe_decref(back);
 	if (!same) {
 		oa2_wipe(dump, len);
 		free(dump);
