@@ -144,7 +144,7 @@ fi
 if [ -x "$ASAN_BUILD/tests/host-integrity" ] && [ -f "$ASAN_BUILD/plugin/.libs/libsasl-oauth2.so" ]; then
 	cp "$ASAN_BUILD/plugin/.libs/libsasl-oauth2.so" "$T/asan-plugin/"
 	for mode in "" -d; do
-		run_host "ASan+UBSan${mode:+ $mode}" env ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 \
+		run_host "ASan+UBSan${mode:+ $mode}" env ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 			UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 -- \
 			"$ASAN_BUILD/tests/host-integrity" $mode -p "$T/asan-plugin"
 		unlike "$(cat "$T/host-$N.err")" "ERROR: AddressSanitizer|runtime error:" \
