@@ -38,8 +38,10 @@
  *	sasl_client_add_plugin(), so that oa2_mem_fail_at() reaches the
  *	very copy of the core the plugin uses: the installed .so exports only
  *	sasl_client_plug_init and should carry no test hook.  Counted are the
- *	core's oa2_malloc() family (jansson's allocations go through it, as
- *	the plugin sets up) and the plugin's own calls of utils->malloc
+ *	core's oa2_malloc() family (jansson's allocations go through it only
+ *	inside oa2_json_loadb() and oa2_json_dumps(): the plugin installs no
+ *	lasting jansson allocator, see oa2_json(3)) and the plugin's own
+ *	calls of utils->malloc
  *	(libsasl2's allocator, set with sasl_set_alloc; plug_init and
  *	mech_new/step/dispose/free are wrapped to know when plugin code
  *	runs).  -S also fails what libsasl2 allocates for the plugin
