@@ -44,32 +44,37 @@
  *	cannot save (lex_save() ignores a failed strbuffer growth) and
  *	parses on, so a document can come back with a string one byte
  *	short and no error at all (tests/unit/test-json.c shows it).  That
- *	cannot be seen from outside, so for the length of one parse, and
- *	only if jansson's allocator is still its default (malloc/free,
- *	i.e. nobody in the process set one), an allocator of ours is
- *	installed that is malloc() underneath (the blocks are plain malloc
- *	blocks, freed by free() whoever frees them), notes a failure, and
+ *	cannot be seen from outside, so for the length of one parse or dump,
+ *	and only if jansson's allocator is still its default (malloc/free,
+ *	i.e. nobody in the process set one), a pair of ours is installed
+ *	that is malloc() and free() underneath (its blocks are plain malloc
+ *	blocks, fine for free() whoever frees them, and it frees plain
+ *	malloc blocks).  In the thread that parses it notes a failure and
  *	after one failure fails the rest of that parse (jansson 2.14 can
- *	copy past its buffer when it goes on after a lost byte).  It is
- *	put back as soon as the parse ends, in the same call.  It counts
- *	only in the thread that parses (allocations another thread makes
- *	meanwhile are plain malloc()), threads of ours share one
- *	installation (a mutex and a user count), and it is restored only
- *	if it is still ours.  This is the only json_set_alloc_funcs() of
- *	the code base.  jansson asks a program to set its allocator before
- *	using jansson, so a host setting one while the plugin parses is
- *	outside jansson's own contract.  When the host did set an
- *	allocator, nothing is installed and out-of-memory is known only
- *	from jansson's error code: a byte lost by the lexer under memory
- *	exhaustion then goes unnoticed.
+ *	copy past its buffer when it goes on after a lost byte), and it
+ *	wipes every block jansson frees meanwhile (malloc_usable_size()):
+ *	the lexer's scratch text, which held every token read, and its
+ *	copies of the object keys.  Other threads' calls pass straight
+ *	through.  The pair is put back in the same call, as soon as the
+ *	parse ends; threads of ours share one installation (a mutex and a
+ *	user count), and it is restored only if it is still ours.  This is
+ *	the only json_set_alloc_funcs() of the code base.  jansson asks a
+ *	program to set its allocator before using jansson, so a host that
+ *	sets one while the plugin parses is outside jansson's own contract.
+ *	When the host did set an allocator, nothing is installed:
+ *	out-of-memory is then known only from jansson's error code (a byte
+ *	lost by the lexer under memory exhaustion goes unnoticed), and what
+ *	jansson frees during the parse is not wiped.
  * SECURITY
- *	What jansson frees by itself is not wiped: the lexer's scratch
- *	buffer (the text of the longest token read, plus the last token,
- *	which for a token reply or a token file is often a secret, freed at
- *	the end of every parse), the temporary copy of each object key,
- *	and a string value replaced or deleted inside an object (callers
- *	take a reference first and release it with oa2_json_wipe_decref()).
- *	tests/e2e/secrets.sh counts these blocks (object libjansson).
+ *	Not wiped: with a host allocator set, the lexer's scratch buffers
+ *	(the head of the first long string of each parse, cut at 14, 30,
+ *	62, ... bytes as the buffer grows, and the tail of the longest one
+ *	left in the final buffer), also without malloc_usable_size(); a
+ *	string that a caller replaces or deletes inside an object, unless
+ *	it takes a reference first and releases it with
+ *	oa2_json_wipe_decref() (oa2_tokfile does); a value jansson drops
+ *	itself when json_object_set_new() fails.  tests/e2e/secrets.sh counts the blocks
+ *	freed by libjansson that still hold a whole secret.
  * SEE ALSO
  *	jansson's "Custom memory allocation"; oa2_mem(3)
  * LICENSE
@@ -81,6 +86,9 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#ifdef HAVE_MALLOC_H
+#include <malloc.h>
+#endif
 #include <string.h>
 
 /* Utility library. */
@@ -114,6 +122,18 @@ window_malloc(size_t n)
 	return p;
 }
 
+/* window_free - jansson's deallocator while we parse: wipe our thread's blocks */
+static void
+window_free(void *p)
+{
+#ifdef HAVE_MALLOC_USABLE_SIZE
+	/* The lexer's scratch text, the key copies: they may hold a token. */
+	if (p != NULL && in_window)
+		oa2_wipe(p, malloc_usable_size(p));
+#endif
+	free(p);
+}
+
 /* window_open - install window_malloc if jansson has its default; 1 if so */
 static int
 window_open(void)
@@ -128,7 +148,7 @@ window_open(void)
 		window_users++;
 		mine = 1;
 	} else if (window_users == 0 && m == malloc && f == free) {
-		json_set_alloc_funcs(window_malloc, free);
+		json_set_alloc_funcs(window_malloc, window_free);
 		window_users = 1;
 		mine = 1;
 	}
@@ -153,7 +173,7 @@ window_close(int mine)
 	pthread_mutex_lock(&window_lock);
 	if (--window_users == 0) {
 		json_get_alloc_funcs(&m, &f);
-		if (m == window_malloc)
+		if (m == window_malloc && f == window_free)
 			json_set_alloc_funcs(malloc, free);
 	}
 	pthread_mutex_unlock(&window_lock);
