@@ -57,14 +57,22 @@
  *	copies of the object keys.  Other threads' calls pass straight
  *	through.  The pair is put back in the same call, as soon as the
  *	parse ends; threads of ours share one installation (a mutex and a
- *	user count), and it is restored only if it is still ours.  This is
- *	the only json_set_alloc_funcs() of the code base.  jansson asks a
+ *	user count), and it is restored only if it is still ours.  Another
+ *	thread of the host that reads the pair half-swapped gets malloc()
+ *	with free() either way.  This is the only json_set_alloc_funcs() of
+ *	the product (test programs that play a host set their own).  The
+ *	plugin is not pinned in memory: a host thread would have to stay
+ *	inside window_malloc() from our parse until after
+ *	sasl_client_done() unmapped it.  jansson asks a
  *	program to set its allocator before using jansson, so a host that
  *	sets one while the plugin parses is outside jansson's own contract.
  *	When the host did set an allocator, nothing is installed:
  *	out-of-memory is then known only from jansson's error code (a byte
  *	lost by the lexer under memory exhaustion goes unnoticed), and what
- *	jansson frees during the parse is not wiped.
+ *	jansson frees during the parse is not wiped.  Either way, jansson
+ *	2.14 itself may still stop on an assertion (lex_unget_unsave(),
+ *	"c == d") when the byte after a number is lost: fuzz-config's
+ *	FUZZ_OOM mode finds that within a few hundred inputs.
  * SECURITY
  *	Not wiped: with a host allocator set, the lexer's scratch buffers
  *	(the head of the first long string of each parse, cut at 14, 30,
