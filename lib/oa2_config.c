@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "oa2_config.h"
+#include "oa2_json.h"
 #include "oa2_mem.h"
 
 const char *
@@ -108,55 +109,6 @@ check_value(struct oa2_config *cfg, const struct oa2_setting_def *def,
 }
 
 /*
- * jansson does not always say when an allocation failed: it may report
- * "invalid token", an empty error, or even return a document.  So the
- * parse runs with an allocator that counts failures, as the token file
- * does; a failure seen means "out of memory", never "fix your file".
- */
-static json_malloc_t counted_inner;
-static unsigned long counted_failures;
-
-/* counting_malloc - jansson's allocator during a parse: count failures */
-static void *
-counting_malloc(size_t n)
-{
-	void *p = counted_inner(n);
-
-	if (p == NULL)
-		counted_failures++;
-	return p;
-}
-
-/* load_counted - json_loadb; *nomem set when any allocation failed */
-static json_t *
-load_counted(const char *data, size_t len, json_error_t *je, int *nomem)
-{
-	json_malloc_t m;
-	json_free_t f;
-	unsigned long before = counted_failures;
-	json_t *root;
-
-	json_get_alloc_funcs(&m, &f);
-	if (m != counting_malloc) {
-		counted_inner = m;
-		json_set_alloc_funcs(counting_malloc, f);
-	}
-	root = json_loadb(data, len, JSON_REJECT_DUPLICATES, je);
-	if (m != counting_malloc)
-		json_set_alloc_funcs(m, f);
-	*nomem = counted_failures != before;
-#if JANSSON_VERSION_HEX >= 0x020b00
-	if (root == NULL && json_error_code(je) == json_error_out_of_memory)
-		*nomem = 1;
-#endif
-	if (*nomem && root != NULL) {
-		json_decref(root);
-		root = NULL;
-	}
-	return root;
-}
-
-/*
  * json_reason - jansson's error text without its "near '...'" part: that
  * quotes the file, and the file may hold client_secret.
  */
@@ -197,7 +149,7 @@ oa2_config_parse(struct oa2_config *cfg, const char *path, const char *data,
 
 	oa2_config_init(cfg);
 	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
-	root = load_counted(data, len, &jerr, &nomem);
+	root = oa2_json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr, &nomem);
 	if (root == NULL && nomem)
 		return oa2_error_set(err, OA2_ERR_NOMEM, "config",
 		    "%s: out of memory while parsing it", path);
@@ -208,7 +160,7 @@ oa2_config_parse(struct oa2_config *cfg, const char *path, const char *data,
 		    "see sasl-oauth2.conf(5)", path, jerr.line, jerr.column, why);
 	}
 	if (!json_is_object(root)) {
-		json_decref(root);
+		oa2_json_wipe_decref(root);
 		return oa2_error_set(err, OA2_ERR_INPUT, "config",
 		    "%s: must hold a JSON object { \"setting\": value, ... }", path);
 	}
@@ -219,14 +171,14 @@ oa2_config_parse(struct oa2_config *cfg, const char *path, const char *data,
 			    "%s: unknown setting \"%s\": remove it or fix its "
 			    "name; see sasl-oauth2.conf(5)", path,
 			    printable(key, name, sizeof(name), 64));
-			json_decref(root);
+			oa2_json_wipe_decref(root);
 			return OA2_ERR_INPUT;
 		}
 		if (check_value(cfg, def, v) < 0) {
 			oa2_error_set(err, OA2_ERR_INPUT, "config",
 			    "%s: setting \"%s\" must be %s", path, def->name,
 			    type_wanted(def));
-			json_decref(root);
+			oa2_json_wipe_decref(root);
 			return OA2_ERR_INPUT;
 		}
 	}
@@ -315,6 +267,6 @@ void
 oa2_config_free(struct oa2_config *cfg)
 {
 	if (cfg->root != NULL)
-		json_decref(cfg->root);
+		oa2_json_wipe_decref(cfg->root);
 	cfg->root = NULL;
 }

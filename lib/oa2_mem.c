@@ -9,10 +9,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#ifdef HAVE_MALLOC_H
-#include <malloc.h>
-#endif
-#include <jansson.h>
 
 #include "oa2_mem.h"
 
@@ -108,32 +104,6 @@ oa2_free_secret(char **sp)
 	oa2_wipe(*sp, strlen(*sp));
 	free(*sp);
 	*sp = NULL;
-}
-
-/* json_alloc - jansson's allocator: ours, so allocation failures can be injected */
-static void *
-json_alloc(size_t n)
-{
-	return oa2_malloc(n);
-}
-
-/* json_free_wipe - jansson's deallocator: wipe the whole block first */
-static void
-json_free_wipe(void *p)
-{
-	if (p == NULL)
-		return;
-#ifdef HAVE_MALLOC_USABLE_SIZE
-	oa2_wipe(p, malloc_usable_size(p));
-#endif
-	free(p);
-}
-
-void
-oa2_json_use_wiping_alloc(void)
-{
-	/* Blocks from plain malloc() may be released here and vice versa. */
-	json_set_alloc_funcs(json_alloc, json_free_wipe);
 }
 
 void

@@ -36,9 +36,6 @@ void oa2_mem_fail_at(unsigned long k);
 /* oa2_mem_count - allocations made since the last oa2_mem_fail_at() */
 unsigned long oa2_mem_count(void);
 
-/* oa2_json_use_wiping_alloc - make jansson wipe every block it frees (idempotent) */
-void oa2_json_use_wiping_alloc(void);
-
 struct oa2_buf {
 	char *data;		/* NUL-terminated, may hold NULs before len */
 	size_t len;

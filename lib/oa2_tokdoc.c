@@ -38,8 +38,8 @@
  * SECURITY
  *	No message ever quotes a value from the file: jansson's error text
  *	is cut before its "near '...'" part, which can hold a token.
- *	jansson's own blocks are wiped by the allocator installed with
- *	oa2_json_use_wiping_alloc().
+ *	Documents are released with oa2_json_wipe_decref(), which zeroes
+ *	their strings first (oa2_json(3) says what jansson still leaves).
  * SEE ALSO
  *	oa2_tokfile.h, the contract; sasl-oauth2-token(5), the file format.
  * LICENSE
@@ -59,6 +59,7 @@
 
 /* Application-specific. */
 #include "oa2_error.h"
+#include "oa2_json.h"
 #include "oa2_mem.h"
 #include "oa2_settings.h"
 #include "oa2_tokfile.h"
@@ -249,88 +250,22 @@ sync_views(struct oa2_token *tok)
 }
 
 /*
- * jansson's lexer ignores a failed allocation while it collects a string
- * (lex_save() drops the byte), so json_loadb() can succeed with a string
- * that lost characters.  A document damaged that way must never be saved,
- * so every jansson allocation made for us goes through counting_malloc(),
- * and any failure during a parse or a dump fails the whole operation.
+ * oa2_tokdoc_loadb - json_loadb that tells out-of-memory apart: jansson's
+ * lexer can drop a byte of a string when an allocation fails and still
+ * return a document; oa2_json_loadb() catches that (oa2_json(3)), and such
+ * a document must never be saved.
  */
-static json_malloc_t inner_malloc;
-static unsigned long json_failures;
-
-/* counting_malloc - oa2's jansson allocator, counting its failures */
-static void *
-counting_malloc(size_t n)
-{
-	void   *p = inner_malloc != NULL ? inner_malloc(n) : NULL;
-
-	if (p == NULL)
-		json_failures++;
-	return (p);
-}
-
-/* use_counting_alloc - the wiping allocator, wrapped; safe to repeat */
-static void
-use_counting_alloc(void)
-{
-	json_malloc_t m;
-	json_free_t f;
-
-	/* Every allocator involved is malloc(3) underneath: mixing is fine. */
-	oa2_json_use_wiping_alloc();
-	json_get_alloc_funcs(&m, &f);
-	if (m != counting_malloc) {
-		inner_malloc = m;
-		json_set_alloc_funcs(counting_malloc, f);
-	}
-}
-
-/* load_counted - json_loadb that also fails on any allocation failure */
-static json_t *
-load_counted(const char *data, size_t len, json_error_t *je, int *nomem)
-{
-	unsigned long before = json_failures;
-	json_t *root;
-
-	root = json_loadb(data, len, JSON_REJECT_DUPLICATES, je);
-	*nomem = json_failures != before;
-	if (*nomem && root != NULL) {
-		json_decref(root);
-		root = NULL;
-	}
-	return (root);
-}
-
-/* dump_counted - json_dumps that also fails on any allocation failure */
-static char *
-dump_counted(json_t *root, size_t flags)
-{
-	unsigned long before = json_failures;
-	char   *dump;
-
-	dump = json_dumps(root, flags);
-	if (dump != NULL && json_failures != before) {
-		oa2_wipe(dump, strlen(dump));
-		free(dump);
-		dump = NULL;
-	}
-	return (dump);
-}
-
-/* oa2_tokdoc_loadb - json_loadb through the counting allocator */
 json_t *
 oa2_tokdoc_loadb(const char *data, size_t len, json_error_t *je, int *nomem)
 {
-	use_counting_alloc();
-	return (load_counted(data, len, je, nomem));
+	return (oa2_json_loadb(data, len, JSON_REJECT_DUPLICATES, je, nomem));
 }
 
-/* oa2_tokdoc_dumps - json_dumps through the counting allocator */
+/* oa2_tokdoc_dumps - the text of root in a malloc'ed block, or NULL */
 char   *
 oa2_tokdoc_dumps(json_t *root, size_t flags)
 {
-	use_counting_alloc();
-	return (dump_counted(root, flags));
+	return (oa2_json_dumps(root, flags, NULL));
 }
 
 /* token_init - an empty, safely freeable token */
@@ -429,7 +364,7 @@ oa2_token_parse(struct oa2_token *tok, const char *path, const char *data,
 	}
 	if ((st = oa2_tokdoc_check(root, path, err)) != OA2_OK
 	    || (st = normalize_expiry(root, path, err)) != OA2_OK) {
-		json_decref(root);
+		oa2_json_wipe_decref(root);
 		return (st);
 	}
 	tok->root = root;
@@ -450,12 +385,12 @@ shallow_copy(json_t *root)
 		return (NULL);
 	json_object_foreach(root, key, v) {
 		if (json_object_set_nocheck(copy, key, v) < 0) {
-			json_decref(copy);
+			oa2_json_wipe_decref(copy);
 			return (NULL);
 		}
 	}
 	if (json_object_size(copy) != json_object_size(root)) {
-		json_decref(copy);
+		oa2_json_wipe_decref(copy);
 		return (NULL);
 	}
 	return (copy);
@@ -492,9 +427,9 @@ oa2_token_update(struct oa2_token *tok, const char *access_token,
 	if (ok)
 		copy = shallow_copy(tok->root);
 	if (!ok || copy == NULL) {
-		json_decref(at);
-		json_decref(ex);
-		json_decref(rt);
+		oa2_json_wipe_decref(at);
+		oa2_json_wipe_decref(ex);
+		oa2_json_wipe_decref(rt);
 		return (oa2_error_set(err, OA2_ERR_NOMEM, TF_CODE,
 		    "out of memory updating the token: nothing was changed"));
 	}
@@ -508,11 +443,11 @@ oa2_token_update(struct oa2_token *tok, const char *access_token,
 				  OA2_SETTING_NAME(OA2_S_REFRESH_TOKEN), rt)
 		      == 0) && ok;
 	if (!ok) {
-		json_decref(copy);
+		oa2_json_wipe_decref(copy);
 		return (oa2_error_set(err, OA2_ERR_NOMEM, TF_CODE,
 		    "out of memory updating the token: nothing was changed"));
 	}
-	json_decref(tok->root);
+	oa2_json_wipe_decref(tok->root);
 	tok->root = copy;
 	tok->edits++;
 	sync_views(tok);
@@ -526,7 +461,7 @@ oa2_token_set_string(struct oa2_token *tok, const char *name,
 {
 	const struct oa2_setting_def *f;
 	enum oa2_status st;
-	json_t *v;
+	json_t *v, *old;
 
 	if (tok == NULL || tok->root == NULL || name == NULL || *name == 0)
 		return (oa2_error_set(err, OA2_ERR_INTERNAL, TF_CODE,
@@ -541,8 +476,11 @@ oa2_token_set_string(struct oa2_token *tok, const char *name,
 			return (oa2_error_set(err, OA2_ERR_INPUT, TF_CODE,
 				 "token file: field \"%s\" cannot be removed",
 					      name));
+		/* The old value may be a secret: wiped, not just freed. */
+		old = json_incref(json_object_get(tok->root, name));
 		if (json_object_del(tok->root, name) == 0)
 			tok->edits++;
+		oa2_json_wipe_decref(old);
 		sync_views(tok);
 		return (OA2_OK);
 	}
@@ -551,14 +489,18 @@ oa2_token_set_string(struct oa2_token *tok, const char *name,
 			   "out of memory setting field \"%s\": nothing was "
 				      "changed", name));
 	if (f != NULL && (st = check_member(f, v, "token file", err)) != OA2_OK) {
-		json_decref(v);
+		oa2_json_wipe_decref(v);
 		return (st);
 	}
 	/* Replacing a member allocates nothing; adding one fails cleanly. */
-	if (json_object_set_new(tok->root, name, v) < 0)
+	old = json_incref(json_object_get(tok->root, name));
+	if (json_object_set_new(tok->root, name, v) < 0) {
+		json_decref(old);
 		return (oa2_error_set(err, OA2_ERR_NOMEM, TF_CODE,
 			   "out of memory setting field \"%s\": nothing was "
 				      "changed", name));
+	}
+	oa2_json_wipe_decref(old);
 	tok->edits++;
 	sync_views(tok);
 	return (OA2_OK);
@@ -569,7 +511,6 @@ enum oa2_status
 oa2_token_new(struct oa2_token *tok, struct oa2_error *err)
 {
 	token_init(tok);
-	use_counting_alloc();
 	if ((tok->root = json_object()) == NULL)
 		return (oa2_error_set(err, OA2_ERR_NOMEM, TF_CODE,
 				 "out of memory creating a token document"));
@@ -582,7 +523,7 @@ oa2_token_free(struct oa2_token *tok)
 {
 	if (tok == NULL)
 		return;
-	json_decref(tok->root);
+	oa2_json_wipe_decref(tok->root);
 	token_init(tok);
 }
 

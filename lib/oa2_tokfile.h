@@ -50,8 +50,8 @@
  *	oa2_token_update() sets access_token, expiry (as a string) and, when
  *	refresh_token is not NULL or empty, the new refresh token.
  *	oa2_token_str() is the string member of a setting, or NULL.
- *	oa2_token_free() releases the document; the jansson allocator set by
- *	oa2_json_use_wiping_alloc() wipes the strings.
+ *	oa2_token_free() releases the document with oa2_json_wipe_decref(),
+ *	which wipes its strings.
  *--*/
 #ifndef OA2_TOKFILE_H
 #define OA2_TOKFILE_H

@@ -74,9 +74,10 @@
  *	No message holds a token.  The decoder's own error text is never
  *	quoted (jansson shows the bytes near the error, and those may be
  *	a token in a truncated reply); a description that contains the
- *	reply's own access, refresh or ID token is withheld.  jansson is
- *	switched to the wiping allocator (oa2_json_use_wiping_alloc()), so
- *	the parsed document leaves no token behind in freed memory.
+ *	reply's own access, refresh or ID token is withheld.  The parsed
+ *	document is released with oa2_json_wipe_decref(), so its tokens are
+ *	zeroed before jansson frees them (oa2_json(3) names what jansson's
+ *	lexer still leaves).
  * STANDARDS
  *	RFC 6749 sections 5.1 and 5.2; RFC 8628 section 3.5.
  * SEE ALSO
@@ -97,6 +98,7 @@
 
 /* Application-specific. */
 
+#include "oa2_json.h"
 #include "oa2_mem.h"
 #include "oa2_tokresp.h"
 #include "oa2_wire.h"
@@ -266,54 +268,6 @@ unusable(long http_status, const char *what, struct oa2_error *err)
 	return oa2_error_set(err, OA2_ERR_PROTO, code,
 	    "token endpoint answered HTTP %ld, and its reply %s",
 	    http_status, what);
-}
-
-/*
- * jansson does not always notice that an allocation failed: its lexer
- * drops the byte it could not store and parses on (a token would come
- * out one byte short), and other failures come back as syntax errors or
- * as no error at all.  So the body is decoded with an allocator that
- * notes every failure, and any failure fails the whole parse.  The
- * allocator is oa2_malloc() itself, as in oa2_json_use_wiping_alloc(),
- * so whatever another thread sees installed stays correct.
- */
-static _Thread_local int alloc_failed;
-
-/* noting_alloc - oa2_malloc() for jansson, remembering a failure */
-static void *
-noting_alloc(size_t n)
-{
-	void   *p;
-
-	if ((p = oa2_malloc(n)) == NULL)
-		alloc_failed = 1;
-	return p;
-}
-
-/* load_body - json_loadb() that cannot lose an allocation failure */
-static json_t *
-load_body(const char *body, size_t len, json_error_t *jerr, int *nomemp)
-{
-	json_malloc_t old_malloc;
-	json_free_t old_free;
-	json_t *root;
-
-	/* The document holds tokens: jansson must wipe what it frees. */
-	oa2_json_use_wiping_alloc();
-	json_get_alloc_funcs(&old_malloc, &old_free);
-	json_set_alloc_funcs(noting_alloc, old_free);
-	alloc_failed = 0;
-	memset(jerr, 0, sizeof(*jerr));
-	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, jerr);
-	json_set_alloc_funcs(old_malloc, old_free);
-
-	/* No error text at all: jansson could not allocate its lexer. */
-	*nomemp = alloc_failed || (root == NULL && jerr->text[0] == 0);
-	if (*nomemp && root != NULL) {
-		json_decref(root);
-		root = NULL;
-	}
-	return root;
 }
 
 /* not_json - describe why jansson refused the body, without its text */
@@ -550,7 +504,8 @@ oa2_tokresp_parse(const char *body, size_t len, long http_status,
 	if (len == 0)
 		return unusable(http_status, "is empty", err);
 
-	if ((root = load_body(body, len, &jerr, &nomem_seen)) == NULL)
+	if ((root = oa2_json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr,
+	    &nomem_seen)) == NULL)
 		return nomem_seen ? nomem(err) : not_json(http_status, &jerr, err);
 	if (!json_is_object(root))
 		st = unusable(http_status, "is not a JSON object", err);
@@ -561,7 +516,7 @@ oa2_tokresp_parse(const char *body, size_t len, long http_status,
 		st = unusable(http_status, "holds no OAuth error", err);
 	else
 		st = parse_grant(root, http_status, out, err);
-	json_decref(root);
+	oa2_json_wipe_decref(root);
 
 	/*
 	 * On failure only a server's error and its description may stay, and

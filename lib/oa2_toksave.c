@@ -56,6 +56,7 @@
 
 /* Application-specific. */
 #include "oa2_error.h"
+#include "oa2_json.h"
 #include "oa2_limits.h"
 #include "oa2_mem.h"
 #include "oa2_tokfile.h"
@@ -289,7 +290,7 @@ serialize(json_t *root, const char *path, char **dumpp, size_t *lenp,
 	/* What goes to disk must read back as exactly this document. */
 	back = oa2_tokdoc_loadb(dump, len, &je, &nomem);
 	same = back != NULL && json_equal(back, root);
-	json_decref(back);
+	oa2_json_wipe_decref(back);
 	if (!same) {
 		oa2_wipe(dump, len);
 		free(dump);

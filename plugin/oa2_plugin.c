@@ -598,7 +598,6 @@ sasl_client_plug_init(const sasl_utils_t *utils, int maxversion,
 		    "(client plugin ABI version below 4)");
 		return SASL_BADVERS;
 	}
-	oa2_json_use_wiping_alloc();
 	if (config_refs == 0) {
 		oa2_error_clear(&config_err);
 		if (oa2_config_load(&config, oa2_config_path(), 0, &config_err)

@@ -38,8 +38,11 @@
  *	sasl_client_add_plugin(), so that oa2_mem_fail_at() reaches the
  *	very copy of the core the plugin uses: the installed .so exports only
  *	sasl_client_plug_init and should carry no test hook.  Counted are the
- *	core's oa2_malloc() family (jansson's allocations go through it, as
- *	the plugin sets up) and the plugin's own calls of utils->malloc
+ *	core's oa2_malloc() family and jansson's allocations while plugin
+ *	code runs (this program plays a host that set its own jansson
+ *	allocator, which routes them to oa2_malloc(): the plugin installs
+ *	none that lasts, see oa2_json(3)) and the plugin's own calls of
+ *	utils->malloc
  *	(libsasl2's allocator, set with sasl_set_alloc; plug_init and
  *	mech_new/step/dispose/free are wrapped to know when plugin code
  *	runs).  -S also fails what libsasl2 allocates for the plugin
@@ -391,6 +394,13 @@ static void *
 fa_realloc(void *p, size_t n)
 {
 	return (failable(__builtin_return_address(0)) ? oa2_realloc(p, n) : realloc(p, n));
+}
+
+/* jf_malloc - jansson's allocator: failable whenever plugin code runs */
+static void *
+jf_malloc(size_t n)
+{
+	return (in_plugin ? oa2_malloc(n) : malloc(n));
 }
 
 /* cf_* - libcurl's allocator (-C): failable whenever plugin code runs */
@@ -1030,6 +1040,7 @@ main(int argc, char **argv)
 	else
 		curl_global_init(CURL_GLOBAL_DEFAULT);
 	sasl_set_alloc(fa_malloc, fa_calloc, fa_realloc, free);
+	json_set_alloc_funcs(jf_malloc, free);
 
 	if (take_snap(&before) < 0 || parse_tok(before.data, before.len, &tok) < 0) {
 		fprintf(stderr, "alloc-fail: %s: not a readable token file\n", opt_file);

@@ -180,7 +180,6 @@ child(const char *path, const char *conf, const char *user)
 
 	if (user != NULL)
 		drop_to(user);
-	oa2_json_use_wiping_alloc();
 	oa2_config_init(&cfg);
 	oa2_error_clear(&err);
 	if (conf != NULL && oa2_config_load(&cfg, conf, 1, &err) != OA2_OK) {

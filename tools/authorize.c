@@ -55,6 +55,7 @@
 /* Application-specific. */
 #include "oa2_explain.h"
 #include "oa2_http.h"
+#include "oa2_json.h"
 #include "oa2_provider.h"
 #include "oa2_refresh.h"
 #include "oa2_tokfile.h"
@@ -228,7 +229,7 @@ token_request(const struct az *a, const char *url, struct oa2_buf *form,
 
 		if (json_is_string(idt))
 			*user_out = user_from_id_token(json_string_value(idt));
-		json_decref(doc);
+		oa2_json_wipe_decref(doc);
 	}
 	oa2_http_resp_free(&resp);
 	return st;
@@ -684,7 +685,7 @@ device_flow(struct az *a, struct oa2_tokresp *tr, char **user_out,
 		fputc('\n', stderr);
 out:
 	oa2_free_secret(&device_code);
-	json_decref(doc);
+	oa2_json_wipe_decref(doc);
 	oa2_http_resp_free(&resp);
 	return st;
 }

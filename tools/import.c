@@ -24,6 +24,7 @@
 
 #include <sys/stat.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,45 +35,75 @@
 
 #include <jansson.h>
 
+#include "oa2_json.h"
+#include "oa2_mem.h"
 #include "oa2_tokfile.h"
 #include "sao.h"
 
 #define XO_CONFIG "/etc/sasl-xoauth2.conf"
 
+/* read_all - the whole file into a wiped buffer (up to its cap); -1 on error */
+static int
+read_all(const char *path, struct oa2_buf *b)
+{
+	char	chunk[4096];
+	ssize_t	n;
+	int	fd, rc = 0;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || oa2_buf_append(b, chunk, (size_t)n) < 0) {
+			if (n > 0)
+				errno = EFBIG;
+			rc = -1;
+			break;
+		}
+	}
+	oa2_wipe(chunk, sizeof(chunk));
+	(void)close(fd);
+	return rc;
+}
+
 /* load_json - a JSON object from path, or NULL (message printed) */
 static json_t *
 load_json(const char *path, const char *what)
 {
+	struct oa2_buf b;
 	json_error_t je;
 	json_t *doc;
 	struct stat st;
+	int nomem;
 
 	if (stat(path, &st) == 0 && (st.st_mode & 004) && strcmp(what, "token") == 0)
 		sao_warn("%s: warning: readable by everyone: the refresh token in it "
 		    "should be treated as leaked", path);
-	if ((doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je)) == NULL) {
-		sao_warn("%s: cannot read the %s file: %s (line %d)", path, what,
-		    je.line > 0 ? "not valid JSON" : strerror(errno), je.line);
+	/* Not json_load_file(): stdio would free a copy of the file unwiped. */
+	oa2_buf_init(&b, 0);
+	if (read_all(path, &b) < 0) {
+		sao_warn("%s: cannot read the %s file: %s", path, what,
+		    strerror(errno));
+		oa2_buf_free(&b);
+		return NULL;
+	}
+	doc = oa2_json_loadb(b.data ? b.data : "", b.len,
+	    JSON_REJECT_DUPLICATES, &je, &nomem);
+	oa2_buf_free(&b);
+	if (doc == NULL && nomem)
+		sao_die(EX_OSERR, "out of memory");
+	if (doc == NULL) {
+		sao_warn("%s: cannot read the %s file: not valid JSON (line %d)",
+		    path, what, je.line);
 		return NULL;
 	}
 	if (!json_is_object(doc)) {
 		sao_warn("%s: the %s file is not a JSON object", path, what);
-		json_decref(doc);
+		oa2_json_wipe_decref(doc);
 		return NULL;
 	}
 	return doc;
-}
-
-/* free_dump - wipe and release a json_dumps() result with jansson's allocator */
-static void
-free_dump(char *dump)
-{
-	json_malloc_t m;
-	json_free_t f;
-
-	oa2_wipe(dump, strlen(dump));
-	json_get_alloc_funcs(&m, &f);
-	f(dump);
 }
 
 int
@@ -113,13 +144,13 @@ cmd_import(int argc, char **argv)
 	if (!json_is_string(json_object_get(doc,
 	    OA2_SETTING_NAME(OA2_S_REFRESH_TOKEN)))) {
 		sao_warn("%s: no refresh_token: not a sasl-xoauth2 token file", src);
-		json_decref(doc);
+		oa2_json_wipe_decref(doc);
 		return EX_DATAERR;
 	}
 	if (config == NULL && access(XO_CONFIG, F_OK) == 0)
 		config = XO_CONFIG;
 	if (config != NULL && (conf = load_json(config, "sasl-xoauth2 configuration")) == NULL) {
-		json_decref(doc);
+		oa2_json_wipe_decref(doc);
 		return EX_NOINPUT;
 	}
 	for (size_t i = 0; conf != NULL && i < OA2_S_COUNT; i++) {
@@ -141,18 +172,18 @@ cmd_import(int argc, char **argv)
 	    json_string(src));
 	json_object_set_new(doc, OA2_SETTING_NAME(OA2_S_IMPORTED_AT),
 	    json_string(now));
-	dump = json_dumps(doc, JSON_PRESERVE_ORDER | JSON_INDENT(2));
-	json_decref(doc);
-	json_decref(conf);
+	dump = oa2_json_dumps(doc, JSON_PRESERVE_ORDER | JSON_INDENT(2), NULL);
+	oa2_json_wipe_decref(doc);
+	oa2_json_wipe_decref(conf);
 	if (dump == NULL)
 		sao_die(EX_OSERR, "out of memory");
 	if (oa2_token_parse(&tok, dst, dump, strlen(dump), &err) != OA2_OK ||
 	    oa2_token_save(&tok, dst, &err) != OA2_OK) {
-		free_dump(dump);
+		oa2_json_free_dump(dump);
 		oa2_token_free(&tok);
 		return sao_report(&err);
 	}
-	free_dump(dump);
+	oa2_json_free_dump(dump);
 	oa2_token_free(&tok);
 	if (owner != NULL && sao_chown_spec(dst, owner) < 0)
 		return EX_NOPERM;

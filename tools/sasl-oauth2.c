@@ -118,7 +118,6 @@ main(int argc, char **argv)
 	};
 	int ex;
 
-	oa2_json_use_wiping_alloc();
 	if (argc < 2)
 		usage();
 	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {

@@ -110,7 +110,6 @@ main(void)
 	char name[32];
 	int i;
 
-	oa2_json_use_wiping_alloc();
 	if (mkdtemp(dir) == NULL) {
 		perror("mkdtemp");
 		return 1;

@@ -68,7 +68,6 @@ main(void)
 	if (mkdtemp(dir) == NULL)
 		return 1;
 	snprintf(path, sizeof(path), "%s/token.json", dir);
-	oa2_json_use_wiping_alloc();
 	oa2_config_init(&cfg);
 	o.cfg = &cfg;
 

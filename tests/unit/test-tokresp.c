@@ -31,6 +31,7 @@
 
 /* Application-specific. */
 
+#include "oa2_json.h"
 #include "oa2_mem.h"
 #include "oa2_tokresp.h"
 #include "oa2_wire.h"
@@ -700,12 +701,13 @@ json_allocs(const char *body)
 	json_error_t jerr;
 	json_t *root;
 	unsigned long n;
+	int	nomem;
 
-	oa2_json_use_wiping_alloc();
 	oa2_mem_fail_at(0);
-	root = json_loadb(body, strlen(body), JSON_REJECT_DUPLICATES, &jerr);
+	root = oa2_json_loadb(body, strlen(body), JSON_REJECT_DUPLICATES, &jerr,
+	    &nomem);
 	n = oa2_mem_count();
-	json_decref(root);
+	oa2_json_wipe_decref(root);
 	return n;
 }
 
