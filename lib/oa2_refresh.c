@@ -21,7 +21,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "oa2_http.h"
+#include "oa2_grant.h"
 #include "oa2_mem.h"
 #include "oa2_provider.h"
 #include "oa2_refresh.h"
@@ -107,65 +107,44 @@ endpoint_url(const char *path, const struct oa2_token *tok,
 	return OA2_OK;
 }
 
-/* post_refresh - one refresh_token grant; fills resp on OA2_OK */
+/* post_refresh - one refresh_token grant (oa2_grant_refresh); fills tr */
 static enum oa2_status
 post_refresh(const char *path, const struct oa2_token *tok,
     const struct oa2_refresh_opts *o, struct oa2_tokresp *tr,
     long *elapsed_ms, struct oa2_error *err)
 {
 	const struct oa2_config *cfg = o->cfg;
-	const char *client_id, *secret, *scope, *auth;
-	struct oa2_http_opts hopts = {0};
-	struct oa2_http_resp resp = {0};
-	struct oa2_buf form;
+	struct oa2_client c = {0};
 	struct timespec t0, t1;
 	char url[1024];
 	enum oa2_status st;
-	int basic;
 
 	if ((st = endpoint_url(path, tok, cfg, url, sizeof(url), err)) != OA2_OK)
 		return st;
-	if ((client_id = oa2_setting(tok, cfg, "client_id")) == NULL)
+	if ((c.client_id = oa2_setting(tok, cfg, "client_id")) == NULL)
 		return oa2_error_set(err, OA2_ERR_INPUT, "token_file",
 		    "%s: no client id: set \"client_id\" in the file or in %s",
 		    path, cfg && cfg->path[0] ? cfg->path : oa2_config_path());
-	secret = oa2_setting(tok, cfg, "client_secret");
-	scope = oa2_setting(tok, cfg, "scope");
-	auth = oa2_setting(tok, cfg, "client_auth");
-	if (auth != NULL && strcmp(auth, "basic") != 0 && strcmp(auth, "post") != 0)
+	if (oa2_client_auth_parse(oa2_setting(tok, cfg, "client_auth"),
+	    &c.client_auth) < 0)
 		return oa2_error_set(err, OA2_ERR_INPUT, "token_file",
 		    "%s: field \"client_auth\" must be \"post\" or \"basic\"", path);
-	basic = auth != NULL && strcmp(auth, "basic") == 0 && secret != NULL;
-
-	oa2_buf_init(&form, 64 * 1024);
-	if (oa2_form_add(&form, "grant_type", "refresh_token") < 0 ||
-	    oa2_form_add(&form, "refresh_token", tok->refresh_token) < 0 ||
-	    (!basic && oa2_form_add(&form, "client_id", client_id) < 0) ||
-	    (!basic && secret != NULL &&
-	     oa2_form_add(&form, "client_secret", secret) < 0) ||
-	    (scope != NULL && oa2_form_add(&form, "scope", scope) < 0)) {
-		oa2_buf_free(&form);
-		return oa2_error_set(err, OA2_ERR_NOMEM, "nomem", "out of memory");
-	}
-	hopts.ca_file = oa2_setting(tok, cfg, "ca_bundle_file");
-	hopts.ca_dir = oa2_setting(tok, cfg, "ca_certs_dir");
-	hopts.proxy = oa2_setting(tok, cfg, "proxy");
-	hopts.connect_timeout_ms = (cfg ? cfg->connect_timeout : 10) * 1000;
-	hopts.timeout_ms = (cfg ? cfg->timeout : 30) * 1000;
-	hopts.max_body = 256 * 1024;
-	hopts.allow_http = o->allow_http;
+	c.token_endpoint = url;
+	c.client_secret = oa2_setting(tok, cfg, "client_secret");
+	c.scope = oa2_setting(tok, cfg, "scope");
+	c.http.ca_file = oa2_setting(tok, cfg, "ca_bundle_file");
+	c.http.ca_dir = oa2_setting(tok, cfg, "ca_certs_dir");
+	c.http.proxy = oa2_setting(tok, cfg, "proxy");
+	c.http.connect_timeout_ms = (cfg ? cfg->connect_timeout : 10) * 1000;
+	c.http.timeout_ms = (cfg ? cfg->timeout : 30) * 1000;
+	c.http.max_body = 256 * 1024;
+	c.http.allow_http = o->allow_http;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	st = oa2_http_post_form(url, form.data, form.len,
-	    basic ? client_id : NULL, basic ? secret : NULL, &hopts, &resp, err);
+	st = oa2_grant_refresh(&c, tok->refresh_token, tr, err);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	*elapsed_ms = (t1.tv_sec - t0.tv_sec) * 1000 +
 	    (t1.tv_nsec - t0.tv_nsec) / 1000000;
-	oa2_buf_free(&form);
-	if (st != OA2_OK)
-		return st;
-	st = oa2_tokresp_parse(resp.body.data, resp.body.len, resp.status, tr, err);
-	oa2_http_resp_free(&resp);
 	return st;
 }
 

@@ -584,3 +584,30 @@ oa2_tokresp_parse(const char *body, size_t len, long http_status,
 	}
 	return st;
 }
+
+/*
+ * Shared with oa2_grant(3), whose replies (device authorization,
+ * discovery, errors) follow the same rules.
+ */
+
+/* oa2_tokresp_load - json_loadb() that refuses duplicates and cannot lose an allocation failure */
+json_t *
+oa2_tokresp_load(const char *body, size_t len, json_error_t *jerr,
+    int *nomemp)
+{
+	return load_body(body, len, jerr, nomemp);
+}
+
+/* oa2_tokresp_clean - peer text made fit for a message */
+char *
+oa2_tokresp_clean(const char *s, size_t len, size_t max)
+{
+	return clean_text(s, len, max);
+}
+
+/* oa2_tokresp_class - what an OAuth error word means, given the HTTP status */
+enum oa2_status
+oa2_tokresp_class(const char *word, long http_status)
+{
+	return error_class(word, http_status);
+}
