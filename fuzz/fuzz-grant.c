@@ -17,7 +17,8 @@
  *	Beyond the sanitizers, the target checks the contract and aborts
  *	when it does not hold: a failure leaves nothing allocated and sets
  *	a one-line message and a code; a success fills what it promises;
- *	a body with a duplicate member (as jansson sees it) never succeeds;
+ *	nothing is read from a body with a duplicate member (as jansson
+ *	sees it);
  *	texts meant for a terminal (user code, URIs, endpoints, messages)
  *	hold no control byte; no message quotes a token of the reply, and
  *	no error reply's message the request's secret (SECRET_CANARY, which
@@ -180,9 +181,9 @@ error_reply(const char *body, size_t len, long http)
 	/* Only this parser is told the secret; the grants tell the others. */
 	CHECK(strstr(err.msg, SECRET_CANARY) == NULL);
 	CHECK(strstr(err.code, SECRET_CANARY) == NULL);
-	if (st == OA2_ERR_PERM || st == OA2_ERR_TEMP) {
-		CHECK(!duplicated(body, len));
-	}
+	/* A 5xx is temporary whatever its body: nothing is read from it. */
+	if (duplicated(body, len))
+		CHECK(e.error == NULL);
 	if (e.error != NULL) {
 		CHECK(st == OA2_ERR_PERM || st == OA2_ERR_TEMP);
 		CHECK(strlen(e.error) < OA2_ERR_CODE_MAX);
