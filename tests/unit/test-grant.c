@@ -17,6 +17,7 @@
 
 #include "oa2_grant.h"
 #include "oa2_mem.h"
+#include "oa2_provider.h"
 #include "tap.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -101,6 +102,44 @@ test_authz_url(void)
 	r.params = NULL;
 	r.scope = NULL;
 	ok(oa2_authz_url(&r, &p, &url) < 0, "no scope: refused");
+	oa2_buf_free(&url);
+}
+
+/* test_presets - the URL authorize builds for Google and a Microsoft tenant */
+static void
+test_presets(void)
+{
+	const struct oa2_provider *g = oa2_provider_find("google");
+	const struct oa2_provider *m = oa2_provider_find("microsoft");
+	struct oa2_pkce p = {.verifier = "v", .challenge = "CH", .state = "ST"};
+	struct oa2_authz_req r = {.client_id = "c",
+	    .redirect_uri = "http://127.0.0.1:1/"};
+	struct oa2_buf url;
+	char ep[512];
+
+	r.authorization_endpoint = g->auth_url;
+	r.scope = g->scope;
+	r.extra = g->extra_auth_params;
+	ok(oa2_authz_url(&r, &p, &url) == 0, "Google authorization URL");
+	is_str(url.data, "https://accounts.google.com/o/oauth2/v2/auth?"
+	    "response_type=code&client_id=c&redirect_uri=http%3A%2F%2F127.0.0.1"
+	    "%3A1%2F&scope=https%3A%2F%2Fmail.google.com%2F&state=ST"
+	    "&code_challenge=CH&code_challenge_method=S256"
+	    "&access_type=offline&prompt=consent",
+	    "Google: offline access and consent, for a refresh token");
+	oa2_buf_free(&url);
+	ok(oa2_provider_url(m->auth_url, "contoso.onmicrosoft.com", ep,
+	    sizeof(ep)) == 0, "Microsoft tenant expanded");
+	r.authorization_endpoint = ep;
+	r.scope = "offline_access";
+	r.extra = m->extra_auth_params;
+	ok(oa2_authz_url(&r, &p, &url) == 0, "Microsoft authorization URL");
+	is_str(url.data, "https://login.microsoftonline.com/contoso.onmicrosoft."
+	    "com/oauth2/v2.0/authorize?response_type=code&client_id=c"
+	    "&redirect_uri=http%3A%2F%2F127.0.0.1%3A1%2F&scope=offline_access"
+	    "&state=ST&code_challenge=CH&code_challenge_method=S256"
+	    "&prompt=select_account", "Microsoft: the tenant's endpoint, "
+	    "select_account");
 	oa2_buf_free(&url);
 }
 
@@ -805,6 +844,7 @@ main(void)
 	oa2_json_use_wiping_alloc();
 	test_pkce();
 	test_authz_url();
+	test_presets();
 	test_redirect();
 	test_forms();
 	test_client_auth();
