@@ -170,11 +170,14 @@ clean_text(const char *s, size_t len, size_t max)
 		return NULL;
 	for (n = i = 0; i < len; i++) {
 		c = (unsigned char)s[i];
-		/* C1 controls (U+0080..U+009F) are two bytes in UTF-8. */
-		if (c == 0xc2 && i + 1 < len
-		    && (unsigned char)s[i + 1] >= 0x80
-		    && (unsigned char)s[i + 1] <= 0x9f) {
-			i++;
+		/*
+		 * C1 controls (U+0080..U+009F) are two bytes in UTF-8: drop
+		 * the pair as it stands in the copy, so that dropping bytes
+		 * of text that is not UTF-8 (a query) cannot join one.
+		 */
+		if (c >= 0x80 && c <= 0x9f && n > 0
+		    && (unsigned char)d[n - 1] == 0xc2) {
+			n--;
 			continue;
 		}
 		if (c == '\t' || c == '\r' || c == '\n')

@@ -177,6 +177,9 @@ test_redirect(void)
 	is_str(err.code, "access_denied", "code is the error word");
 	has_str(err.msg, "(\"AADSTS65004: User declined  [31m\")",
 	    "description quoted, control bytes removed");
+	oa2_authz_reply("/?state=S1&error=x%C2%C2%87%87y", "S1", 1, &err);
+	ok(strstr(err.msg, "\xc2\x87") == NULL && strstr(err.msg, "xy") != NULL,
+	    "dropping a C1 control joins no other (not UTF-8)");
 	ok(oa2_authz_reply("/?state=S1", "S1", 1, &err) == NULL,
 	    "neither code nor error");
 	is_str(err.code, "bad_response", "code bad_response");
