@@ -22,7 +22,7 @@
 #include <time.h>
 
 #include "oa2_cache.h"
-#include "oa2_http.h"
+#include "oa2_grant.h"
 #include "oa2_limits.h"
 #include "oa2_mem.h"
 #include "oa2_refresh.h"
@@ -64,44 +64,17 @@ post_refresh(const struct oa2_settings *s, const char *refresh_token,
     const struct oa2_refresh_opts *o, struct oa2_tokresp *tr,
     long *elapsed_ms, struct oa2_error *err)
 {
-	struct oa2_http_opts hopts = {0};
-	struct oa2_http_resp resp = {0};
-	struct oa2_buf form;
+	struct oa2_client c;
 	struct timespec t0, t1;
 	enum oa2_status st;
-	int basic;
 
-	basic = s->client_auth == OA2_AUTH_BASIC && s->client_secret != NULL;
-	oa2_buf_init(&form, OA2_FORM_MAX);
-	if (oa2_form_add(&form, "grant_type", "refresh_token") < 0 ||
-	    oa2_form_add(&form, "refresh_token", refresh_token) < 0 ||
-	    (!basic && oa2_form_add(&form, "client_id", s->client_id) < 0) ||
-	    (!basic && s->client_secret != NULL &&
-	     oa2_form_add(&form, "client_secret", s->client_secret) < 0) ||
-	    (s->scope != NULL && oa2_form_add(&form, "scope", s->scope) < 0)) {
-		oa2_buf_free(&form);
-		return oa2_error_set(err, OA2_ERR_NOMEM, "nomem", "out of memory");
-	}
-	hopts.ca_file = s->ca_file;
-	hopts.ca_dir = s->ca_dir;
-	hopts.proxy = s->proxy;
-	hopts.connect_timeout_ms = s->connect_timeout * 1000;
-	hopts.timeout_ms = s->timeout * 1000;
-	hopts.max_body = OA2_TOKEN_REPLY_MAX;
-	hopts.allow_http = o->allow_http;
-
+	oa2_client_from_settings(&c, s);
+	c.http.allow_http = o->allow_http;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	st = oa2_http_post_form(s->token_endpoint, form.data, form.len,
-	    basic ? s->client_id : NULL, basic ? s->client_secret : NULL,
-	    &hopts, &resp, err);
+	st = oa2_grant_refresh(&c, refresh_token, tr, err);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	*elapsed_ms = (t1.tv_sec - t0.tv_sec) * 1000 +
 	    (t1.tv_nsec - t0.tv_nsec) / 1000000;
-	oa2_buf_free(&form);
-	if (st != OA2_OK)
-		return st;
-	st = oa2_tokresp_parse(resp.body.data, resp.body.len, resp.status, tr, err);
-	oa2_http_resp_free(&resp);
 	return st;
 }
 

@@ -172,11 +172,14 @@ clean_text(const char *s, size_t len, size_t max)
 		return NULL;
 	for (n = i = 0; i < len; i++) {
 		c = (unsigned char)s[i];
-		/* C1 controls (U+0080..U+009F) are two bytes in UTF-8. */
-		if (c == 0xc2 && i + 1 < len
-		    && (unsigned char)s[i + 1] >= 0x80
-		    && (unsigned char)s[i + 1] <= 0x9f) {
-			i++;
+		/*
+		 * C1 controls (U+0080..U+009F) are two bytes in UTF-8: drop
+		 * the pair as it stands in the copy, so that dropping bytes
+		 * of text that is not UTF-8 (a query) cannot join one.
+		 */
+		if (c >= 0x80 && c <= 0x9f && n > 0
+		    && (unsigned char)d[n - 1] == 0xc2) {
+			n--;
 			continue;
 		}
 		if (c == '\t' || c == '\r' || c == '\n')
@@ -538,4 +541,31 @@ oa2_tokresp_parse(const char *body, size_t len, long http_status,
 		}
 	}
 	return st;
+}
+
+/*
+ * Shared with oa2_grant(3), whose replies (device authorization,
+ * discovery, errors) follow the same rules.
+ */
+
+/* oa2_tokresp_load - json_loadb() that refuses duplicates and cannot lose an allocation failure */
+json_t *
+oa2_tokresp_load(const char *body, size_t len, json_error_t *jerr,
+    int *nomemp)
+{
+	return oa2_json_loadb(body, len, JSON_REJECT_DUPLICATES, jerr, nomemp);
+}
+
+/* oa2_tokresp_clean - peer text made fit for a message */
+char *
+oa2_tokresp_clean(const char *s, size_t len, size_t max)
+{
+	return clean_text(s, len, max);
+}
+
+/* oa2_tokresp_class - what an OAuth error word means, given the HTTP status */
+enum oa2_status
+oa2_tokresp_class(const char *word, long http_status)
+{
+	return error_class(word, http_status);
 }

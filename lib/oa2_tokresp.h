@@ -31,6 +31,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "oa2_error.h"
 
 struct oa2_tokresp {
@@ -47,5 +49,14 @@ enum oa2_status oa2_tokresp_parse(const char *body, size_t len,
     long http_status, struct oa2_tokresp *out, struct oa2_error *err);
 
 void oa2_tokresp_free(struct oa2_tokresp *r);
+
+/* Shared with oa2_grant(3). */
+/* oa2_tokresp_load - json_loadb(JSON_REJECT_DUPLICATES); *nomem when any allocation failed */
+json_t *oa2_tokresp_load(const char *body, size_t len, json_error_t *jerr,
+    int *nomem);
+/* oa2_tokresp_clean - copy peer text for a message: no controls, '"' -> '\'', cut to max */
+char *oa2_tokresp_clean(const char *s, size_t len, size_t max);
+/* oa2_tokresp_class - OA2_ERR_PERM or OA2_ERR_TEMP for an OAuth error word */
+enum oa2_status oa2_tokresp_class(const char *word, long http_status);
 
 #endif

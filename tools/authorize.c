@@ -48,13 +48,11 @@
 #include <unistd.h>
 
 /* Utility library. */
-#include <jansson.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 /* Application-specific. */
 #include "oa2_explain.h"
-#include "oa2_http.h"
+#include "oa2_grant.h"
 #include "oa2_json.h"
 #include "oa2_provider.h"
 #include "oa2_refresh.h"
@@ -63,7 +61,6 @@
 #include "sao.h"
 
 #define URL_MAX 2048
-#define DEVICE_GRANT "urn:ietf:params:oauth:grant-type:device_code"
 
 enum flow { FLOW_LOOPBACK, FLOW_PASTE, FLOW_DEVICE };
 
@@ -76,13 +73,14 @@ struct az {
 	const char *secret_file;
 	char *secret;			/* owned, wiped */
 	const char *client_auth;	/* "post" (default) or "basic" */
+	struct oa2_client client;	/* what the grant module needs */
 	const char *scope;
 	const char *user;
 	const char *redirect_uri;
 	const char *ca_file;
 	const char *owner;
 	const char *file;
-	const char *auth_params[16];
+	const char *auth_params[17];	/* NULL-ended */
 	int nauth_params;
 	enum flow flow;
 	unsigned port;
@@ -110,9 +108,8 @@ static enum oa2_status
 discover(struct az *a, struct oa2_error *err)
 {
 	char url[URL_MAX];
+	struct oa2_discovery d;
 	struct oa2_buf body;
-	json_error_t je;
-	json_t *doc, *v;
 	long status = 0;
 	size_t n = strlen(a->issuer);
 	enum oa2_status st;
@@ -125,29 +122,20 @@ discover(struct az *a, struct oa2_error *err)
 	sao_info("reading the OpenID configuration at %s", url);
 	if ((st = sao_http_get(url, a->ca_file, &body, &status, err)) != OA2_OK)
 		return st;
-	if (status != 200) {
-		oa2_buf_free(&body);
-		return oa2_error_set(err, OA2_ERR_INPUT, "discovery",
-		    "%s answered HTTP %ld: is --issuer the issuer's base URL?",
-		    url, status);
-	}
-	doc = json_loadb(body.data, body.len, 0, &je);
+	st = oa2_discovery_parse(body.data, body.len, status, url, &d, err);
 	oa2_buf_free(&body);
-	if (doc == NULL || !json_is_object(doc)) {
-		json_decref(doc);
-		return oa2_error_set(err, OA2_ERR_PROTO, "discovery",
-		    "%s is not a JSON object", url);
-	}
-#define GET(field, dst) \
-	if ((v = json_object_get(doc, field)) != NULL && json_is_string(v) && \
-	    (dst)[0] == 0) \
-		snprintf((dst), URL_MAX, "%s", json_string_value(v))
-	GET("authorization_endpoint", a->auth_url);
-	GET("token_endpoint", a->token_url);
-	GET("device_authorization_endpoint", a->device_url);
-	GET("revocation_endpoint", a->revoke_url);
-#undef GET
-	json_decref(doc);
+	if (st != OA2_OK)
+		return st;
+	/* What the command line gave wins. */
+	if (a->auth_url[0] == 0)
+		copy_url(a->auth_url, d.authorization_endpoint);
+	if (a->token_url[0] == 0)
+		copy_url(a->token_url, d.token_endpoint);
+	if (a->device_url[0] == 0)
+		copy_url(a->device_url, d.device_authorization_endpoint);
+	if (a->revoke_url[0] == 0)
+		copy_url(a->revoke_url, d.revocation_endpoint);
+	oa2_discovery_free(&d);
 	if (a->auth_url[0] == 0 || a->token_url[0] == 0)
 		return oa2_error_set(err, OA2_ERR_PROTO, "discovery",
 		    "%s lacks authorization_endpoint or token_endpoint: give "
@@ -181,75 +169,21 @@ preset_urls(struct az *a, struct oa2_error *err)
 
 /* ------------------------------------------------------------ token requests */
 
-/* client_form - add client authentication to a form; sets *basic */
-static int
-client_form(const struct az *a, struct oa2_buf *form, int *basic)
-{
-	*basic = a->secret != NULL && strcmp(a->client_auth, "basic") == 0;
-	if (!*basic && oa2_form_add(form, "client_id", a->client_id) < 0)
-		return -1;
-	if (!*basic && a->secret != NULL &&
-	    oa2_form_add(form, "client_secret", a->secret) < 0)
-		return -1;
-	return 0;
-}
-
-/* http_opts - options for requests to the provider */
+/* refine_code - a more precise code for a refusal, from its description */
 static void
-http_opts(const struct az *a, struct oa2_http_opts *o)
+refine_code(struct oa2_error *err)
 {
-	memset(o, 0, sizeof(*o));
-	o->ca_file = a->ca_file;
-	o->max_body = 256 * 1024;
-}
-
-/* token_request - POST form (client auth added) to the token endpoint, parse */
-static char *user_from_id_token(const char *idt);
-
-static enum oa2_status
-token_request(const struct az *a, const char *url, struct oa2_buf *form,
-    struct oa2_tokresp *tr, char **user_out, struct oa2_error *err)
-{
-	struct oa2_http_opts o;
-	struct oa2_http_resp resp = {0};
-	enum oa2_status st;
-	int basic;
-
-	if (client_form(a, form, &basic) < 0)
-		return oa2_error_set(err, OA2_ERR_NOMEM, "nomem", "out of memory");
-	http_opts(a, &o);
-	st = oa2_http_post_form(url, form->data, form->len,
-	    basic ? a->client_id : NULL, basic ? a->secret : NULL, &o, &resp, err);
-	if (st != OA2_OK)
-		return st;
-	st = oa2_tokresp_parse(resp.body.data, resp.body.len, resp.status, tr, err);
-	if (st == OA2_OK && user_out != NULL) {
-		json_t *doc = json_loadb(resp.body.data, resp.body.len, 0, NULL);
-		json_t *idt = json_object_get(doc, "id_token");
-
-		if (json_is_string(idt))
-			*user_out = user_from_id_token(json_string_value(idt));
-		oa2_json_wipe_decref(doc);
-	}
-	oa2_http_resp_free(&resp);
-	return st;
-}
-
-/* refine_code - a more precise code for a token endpoint error */
-static void
-refine_code(struct oa2_error *err, const struct oa2_tokresp *tr)
-{
-	const char *d = tr->error_description ? tr->error_description : "";
-	const char *aad = strstr(d, "AADSTS");
+	const char *aad = strstr(err->msg, "AADSTS");
 
 	if (strcmp(err->code, "invalid_grant") == 0 &&
-	    (strstr(d, "PKCE") || strstr(d, "code_verifier") ||
-	    strstr(d, "code verifier")))
+	    (strstr(err->msg, "PKCE") || strstr(err->msg, "code_verifier") ||
+	    strstr(err->msg, "code verifier")))
 		snprintf(err->code, sizeof(err->code), "pkce");
 	else if (aad != NULL && oa2_explain_find(aad) != NULL)
 		snprintf(err->code, sizeof(err->code), "%s",
 		    oa2_explain_find(aad)->code);
-	else if (strstr(d, "out-of-band") != NULL || strstr(d, "OOB") != NULL)
+	else if (strstr(err->msg, "out-of-band") != NULL ||
+	    strstr(err->msg, "OOB") != NULL)
 		snprintf(err->code, sizeof(err->code), "oob_blocked");
 }
 
@@ -264,8 +198,8 @@ static const char *
 page(const char *query, void *arg)
 {
 	struct redirect_ctx *r = arg;
-	char *state = sao_query_param(query, "state");
-	char *error = sao_query_param(query, "error");
+	char *state = oa2_query_param(query, "state");
+	char *error = oa2_query_param(query, "error");
 	const char *out;
 
 	if (state == NULL || strcmp(state, r->state) != 0)
@@ -283,42 +217,6 @@ page(const char *query, void *arg)
 	oa2_free(state);
 	oa2_free(error);
 	return out;
-}
-
-/* take_code - check state and error in a redirect query; return the code */
-static char *
-take_code(const char *query, const char *state, int require_state,
-    struct oa2_error *err)
-{
-	char *got_state = sao_query_param(query, "state");
-	char *error = sao_query_param(query, "error");
-	char *desc = sao_query_param(query, "error_description");
-	char *code = NULL;
-
-	if (got_state == NULL && require_state)
-		oa2_error_set(err, OA2_ERR_PERM, "state_mismatch",
-		    "the redirect carries no state: nothing was written");
-	else if (got_state != NULL && strcmp(got_state, state) != 0)
-		oa2_error_set(err, OA2_ERR_PERM, "state_mismatch",
-		    "the redirect's state does not match the one this run sent "
-		    "(a stale or forged answer): nothing was written");
-	else if (error != NULL) {
-		oa2_error_set(err, OA2_ERR_PERM, error, "the provider refused "
-		    "the authorization: %.64s%s%.200s%s: nothing was written",
-		    error, desc ? " (\"" : "", desc ? desc : "", desc ? "\")" : "");
-		if (desc != NULL && strstr(desc, "AADSTS") != NULL &&
-		    oa2_explain_find(strstr(desc, "AADSTS")) != NULL)
-			snprintf(err->code, sizeof(err->code), "%s",
-			    oa2_explain_find(strstr(desc, "AADSTS"))->code);
-	} else if ((code = sao_query_param(query, "code")) == NULL || *code == 0) {
-		oa2_free_secret(&code);
-		oa2_error_set(err, OA2_ERR_PROTO, "bad_response",
-		    "the redirect carries neither a code nor an error");
-	}
-	oa2_free(got_state);
-	oa2_free(error);
-	oa2_free(desc);
-	return code;
 }
 
 /* open_browser - start the desktop's browser on url, when there is one */
@@ -353,55 +251,23 @@ open_browser(const char *url)
 		sao_info("opening the browser (%s)", argv0);
 }
 
-/* auth_url - build the authorization request URL */
-static int
-build_auth_url(const struct az *a, const char *redirect, const char *state,
-    const char *challenge, struct oa2_buf *url)
-{
-	oa2_buf_init(url, 16 * 1024);
-	if (oa2_buf_puts(url, a->auth_url) < 0 ||
-	    sao_url_append(url, "response_type", "code") < 0 ||
-	    sao_url_append(url, "client_id", a->client_id) < 0 ||
-	    sao_url_append(url, "redirect_uri", redirect) < 0 ||
-	    sao_url_append(url, "scope", a->scope) < 0 ||
-	    sao_url_append(url, "state", state) < 0 ||
-	    sao_url_append(url, "code_challenge", challenge) < 0 ||
-	    sao_url_append(url, "code_challenge_method", "S256") < 0)
-		return -1;
-	if (a->user != NULL && sao_url_append(url, "login_hint", a->user) < 0)
-		return -1;
-	if (a->preset != NULL && a->preset->extra_auth_params != NULL &&
-	    (oa2_buf_putc(url, '&') < 0 ||
-	    oa2_buf_puts(url, a->preset->extra_auth_params) < 0))
-		return -1;
-	for (int i = 0; i < a->nauth_params; i++) {
-		char name[128];
-		const char *eq = strchr(a->auth_params[i], '=');
-
-		snprintf(name, sizeof(name), "%.*s", (int)(eq - a->auth_params[i]),
-		    a->auth_params[i]);
-		if (sao_url_append(url, name, eq + 1) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 /* code_flow - loopback or paste; on OA2_OK tr holds the token reply */
 static enum oa2_status
 code_flow(struct az *a, struct oa2_tokresp *tr, char **user_out,
     struct oa2_error *err)
 {
-	char verifier[64], challenge[64], state[32], redirect[URL_MAX];
+	char redirect[URL_MAX];
 	struct sao_loopback lb = {.fd = {-1, -1}};
 	struct redirect_ctx rctx;
-	struct oa2_buf url, form;
+	struct oa2_authz_req req;
+	struct oa2_pkce pkce;
+	struct oa2_buf url;
 	char *query = NULL, *code = NULL;
 	enum oa2_status st;
 	unsigned paste_port = 0;
 	int tty = sao_isatty_err();
 
-	if (sao_random_b64url(verifier, 32) < 0 || sao_random_b64url(state, 16) < 0 ||
-	    sao_pkce_challenge(verifier, challenge, sizeof(challenge)) < 0)
+	if (oa2_pkce_new(&pkce) < 0)
 		return oa2_error_set(err, OA2_ERR_INTERNAL, "internal",
 		    "no random bytes from OpenSSL");
 	if (a->flow == FLOW_LOOPBACK) {
@@ -431,9 +297,16 @@ code_flow(struct az *a, struct oa2_tokresp *tr, char **user_out,
 		    path);
 		paste_port = port;
 	}
-	if (build_auth_url(a, redirect, state, challenge, &url) < 0) {
+	req = (struct oa2_authz_req){
+		.authorization_endpoint = a->auth_url, .client_id = a->client_id,
+		.redirect_uri = redirect, .scope = a->scope, .login_hint = a->user,
+		.extra = a->preset ? a->preset->extra_auth_params : NULL,
+		.params = a->auth_params,
+	};
+	if (oa2_authz_url(&req, &pkce, &url) < 0) {
 		oa2_buf_free(&url);
 		sao_loopback_close(&lb);
+		oa2_wipe(&pkce, sizeof(pkce));
 		return oa2_error_set(err, OA2_ERR_NOMEM, "nomem", "out of memory");
 	}
 
@@ -453,14 +326,14 @@ code_flow(struct az *a, struct oa2_tokresp *tr, char **user_out,
 			    "(timeout %d s)", redirect, a->timeout);
 		sao_info("(browser on another machine? ssh -L %u:127.0.0.1:%u "
 		    "this-host, or use --flow paste)", lb.port, lb.port);
-		rctx.state = state;
+		rctx.state = pkce.state;
 		query = sao_loopback_wait(&lb, a->timeout, page, &rctx,
 		    tty && !sao_quiet, err);
 		sao_loopback_close(&lb);
 		oa2_buf_free(&url);
 		if (query == NULL)
 			return err->status;
-		code = take_code(query, state, 1, err);
+		code = oa2_authz_reply(query, pkce.state, 1, err);
 	} else {
 		fprintf(stderr, "After you allow access, the browser goes to %s... "
 		    "and shows an error\n(nothing listens there). Copy the whole "
@@ -477,7 +350,7 @@ code_flow(struct az *a, struct oa2_tokresp *tr, char **user_out,
 			    "nothing pasted within %d s: nothing was written",
 			    a->timeout);
 		if (strncmp(query, "http", 4) == 0 || strstr(query, "code=") != NULL)
-			code = take_code(query, state,
+			code = oa2_authz_reply(query, pkce.state,
 			    strncmp(query, "http", 4) == 0, err);
 		else if (*query) {
 			sao_info("a bare code was pasted: its state cannot be "
@@ -488,20 +361,17 @@ code_flow(struct az *a, struct oa2_tokresp *tr, char **user_out,
 			    "nothing was pasted");
 	}
 	oa2_free_secret(&query);
-	if (code == NULL)
+	if (code == NULL) {
+		oa2_wipe(&pkce, sizeof(pkce));
+		refine_code(err);
 		return err->status != OA2_OK ? err->status :
 		    oa2_error_set(err, OA2_ERR_NOMEM, "nomem", "out of memory");
+	}
 
 	sao_info("exchanging the authorization code at %s", a->token_url);
-	oa2_buf_init(&form, 64 * 1024);
-	if (oa2_form_add(&form, "grant_type", "authorization_code") < 0 ||
-	    oa2_form_add(&form, "code", code) < 0 ||
-	    oa2_form_add(&form, "redirect_uri", redirect) < 0 ||
-	    oa2_form_add(&form, "code_verifier", verifier) < 0)
-		st = oa2_error_set(err, OA2_ERR_NOMEM, "nomem", "out of memory");
-	else if ((st = token_request(a, a->token_url, &form, tr, user_out,
-	    err)) != OA2_OK) {
-		refine_code(err, tr);
+	if ((st = oa2_grant_code(&a->client, code, redirect, pkce.verifier, tr,
+	    user_out, err)) != OA2_OK) {
+		refine_code(err);
 		/* At the exchange, a refused grant is this run's code: PKCE. */
 		if (strcmp(err->code, "invalid_grant") == 0 ||
 		    strcmp(err->code, "pkce") == 0) {
@@ -512,9 +382,8 @@ code_flow(struct az *a, struct oa2_tokresp *tr, char **user_out,
 			    "twice or expired): nothing was written");
 		}
 	}
-	oa2_buf_free(&form);
 	oa2_free_secret(&code);
-	oa2_wipe(verifier, sizeof(verifier));
+	oa2_wipe(&pkce, sizeof(pkce));
 	return st;
 }
 
@@ -549,92 +418,31 @@ show_code(const char *code, const char *uri, const char *complete)
 	sao_qr_print(stderr, complete ? complete : uri);
 }
 
-/* jstr - a string member or NULL */
-static const char *
-jstr(json_t *o, const char *name)
-{
-	json_t *v = json_object_get(o, name);
-
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-/* jint - an integer member (or digit string), else def */
-static long long
-jint(json_t *o, const char *name, long long def)
-{
-	json_t *v = json_object_get(o, name);
-
-	if (json_is_integer(v))
-		return json_integer_value(v);
-	if (json_is_string(v) && sao_parse_epoch(json_string_value(v)) >= 0)
-		return sao_parse_epoch(json_string_value(v));
-	return def;
-}
-
+/* device_flow - RFC 8628: show the code, poll; on OA2_OK tr holds the reply */
 static enum oa2_status
 device_flow(struct az *a, struct oa2_tokresp *tr, char **user_out,
     struct oa2_error *err)
 {
-	struct oa2_http_resp resp = {0};
-	struct oa2_http_opts o;
-	struct oa2_buf form;
-	json_error_t je;
-	json_t *doc = NULL;
-	char *device_code = NULL;
-	long long interval, expires_in;
+	struct oa2_device d;
+	long long expires_in;
 	time_t deadline;
 	enum oa2_status st;
-	int basic, tty = sao_isatty_err() && !sao_quiet;
+	enum oa2_poll next;
+	int tty = sao_isatty_err() && !sao_quiet;
 
+	memset(tr, 0, sizeof(*tr));
 	if (a->device_url[0] == 0)
 		return oa2_error_set(err, OA2_ERR_INPUT, "unsupported_grant_type",
 		    "no device authorization endpoint known for this provider: "
 		    "give --device-url, or use --flow loopback or paste");
-	oa2_buf_init(&form, 16 * 1024);
-	if (oa2_form_add(&form, "scope", a->scope) < 0 ||
-	    client_form(a, &form, &basic) < 0) {
-		oa2_buf_free(&form);
-		return oa2_error_set(err, OA2_ERR_NOMEM, "nomem", "out of memory");
-	}
-	http_opts(a, &o);
-	st = oa2_http_post_form(a->device_url, form.data, form.len,
-	    basic ? a->client_id : NULL, basic ? a->secret : NULL, &o, &resp, err);
-	oa2_buf_free(&form);
-	if (st != OA2_OK)
+	if ((st = oa2_grant_device_start(&a->client, a->device_url, &d,
+	    err)) != OA2_OK) {
+		refine_code(err);
 		return st;
-	doc = json_loadb(resp.body.data, resp.body.len, 0, &je);
-	if (resp.status / 100 != 2) {
-		struct oa2_tokresp etr = {0};
-
-		st = oa2_tokresp_parse(resp.body.data, resp.body.len, resp.status,
-		    &etr, err);
-		if (st == OA2_OK)
-			st = oa2_error_set(err, OA2_ERR_PROTO, "bad_response",
-			    "device authorization endpoint answered HTTP %ld",
-			    resp.status);
-		refine_code(err, &etr);
-		oa2_tokresp_free(&etr);
-		goto out;
 	}
-	if (doc == NULL || jstr(doc, "device_code") == NULL ||
-	    jstr(doc, "user_code") == NULL || (jstr(doc, "verification_uri") ==
-	    NULL && jstr(doc, "verification_url") == NULL)) {
-		st = oa2_error_set(err, OA2_ERR_PROTO, "bad_response",
-		    "the device authorization reply lacks device_code, user_code "
-		    "or verification_uri");
-		goto out;
-	}
-	device_code = oa2_strdup(jstr(doc, "device_code"));
-	interval = jint(doc, "interval", 5);
-	if (interval < 1 || interval > 60)
-		interval = 5;
-	expires_in = jint(doc, "expires_in", 600);
-	if (expires_in > a->timeout)
-		expires_in = a->timeout;
+	expires_in = d.expires_in < a->timeout ? d.expires_in : a->timeout;
 	deadline = time(NULL) + (time_t)expires_in;
-	show_code(jstr(doc, "user_code"), jstr(doc, "verification_uri") ?
-	    jstr(doc, "verification_uri") : jstr(doc, "verification_url"),
-	    jstr(doc, "verification_uri_complete"));
+	show_code(d.user_code, d.verification_uri, d.verification_uri_complete);
 	if (!tty)
 		sao_info("waiting for the code to be entered (%lld s)", expires_in);
 
@@ -646,7 +454,7 @@ device_flow(struct az *a, struct oa2_tokresp *tr, char **user_out,
 			    "the code was not entered in time: nothing was written");
 			break;
 		}
-		for (long long s = 0; s < interval && time(NULL) < deadline; s++) {
+		for (long long s = 0; s < d.interval && time(NULL) < deadline; s++) {
 			left = (long)(deadline - time(NULL));
 			if (tty) {
 				fprintf(stderr, "\rwaiting for the code to be entered "
@@ -655,85 +463,25 @@ device_flow(struct az *a, struct oa2_tokresp *tr, char **user_out,
 			}
 			sleep(1);
 		}
-		oa2_buf_init(&form, 16 * 1024);
-		if (oa2_form_add(&form, "grant_type", DEVICE_GRANT) < 0 ||
-		    oa2_form_add(&form, "device_code", device_code) < 0) {
-			oa2_buf_free(&form);
-			st = oa2_error_set(err, OA2_ERR_NOMEM, "nomem", "out of memory");
+		st = oa2_grant_device_poll(&a->client, &d, tr, user_out, err);
+		if ((next = oa2_device_decide(&d, st, err)) == OA2_POLL_DONE)
 			break;
-		}
-		st = token_request(a, a->token_url, &form, tr, user_out, err);
-		oa2_buf_free(&form);
-		if (st == OA2_OK)
-			break;
-		if (strcmp(err->code, "authorization_pending") == 0 ||
-		    (st == OA2_ERR_TEMP && strcmp(err->code, "slow_down") != 0)) {
+		if (next == OA2_POLL_WAIT) {
 			oa2_tokresp_free(tr);
 			continue;
 		}
-		if (strcmp(err->code, "slow_down") == 0) {
-			interval += 5;	/* RFC 8628 3.5 */
-			oa2_tokresp_free(tr);
-			continue;
-		}
-		refine_code(err, tr);
+		refine_code(err);
 		snprintf(err->msg + strlen(err->msg), sizeof(err->msg) -
 		    strlen(err->msg), ": nothing was written");
 		break;
 	}
 	if (tty)
 		fputc('\n', stderr);
-out:
-	oa2_free_secret(&device_code);
-	oa2_json_wipe_decref(doc);
-	oa2_http_resp_free(&resp);
+	oa2_device_free(&d);
 	return st;
 }
 
 /* ------------------------------------------------------------ the token file */
-
-/* user_from_id_token - the email (or preferred_username) claim, unverified:
- * the id_token came straight from the token endpoint over TLS. */
-static char *
-user_from_id_token(const char *idt)
-{
-	const char *p = idt ? strchr(idt, '.') : NULL, *e;
-	unsigned char *raw;
-	char *b64, *out = NULL;
-	json_t *doc;
-	size_t n;
-	int len;
-
-	if (p == NULL || (e = strchr(p + 1, '.')) == NULL)
-		return NULL;
-	n = (size_t)(e - p - 1);
-	if (n > 16384 || (b64 = oa2_malloc(n + 4)) == NULL)
-		return NULL;
-	memcpy(b64, p + 1, n);
-	for (size_t i = 0; i < n; i++)
-		b64[i] = b64[i] == '-' ? '+' : b64[i] == '_' ? '/' : b64[i];
-	while (n % 4)
-		b64[n++] = '=';
-	b64[n] = 0;
-	raw = oa2_malloc(n);
-	len = raw ? EVP_DecodeBlock(raw, (unsigned char *)b64, (int)n) : -1;
-	oa2_free(b64);
-	if (len > 0) {
-		while (len > 0 && raw[len - 1] == 0)
-			len--;
-		if ((doc = json_loadb((char *)raw, (size_t)len, 0, NULL)) != NULL) {
-			const char *u = jstr(doc, "email");
-
-			if (u == NULL)
-				u = jstr(doc, "preferred_username");
-			if (u != NULL && strchr(u, '@') != NULL)
-				out = oa2_strdup(u);
-			json_decref(doc);
-		}
-	}
-	oa2_free(raw);
-	return out;
-}
 
 /* existing_token_works - 1 refuse (works or cannot tell), 0 replace, -1 error printed */
 static int
@@ -800,7 +548,8 @@ write_token(const struct az *a, const struct oa2_tokresp *tr, const char *user,
 	SET(OA2_S_TENANT, a->preset && a->preset->has_tenant ? a->tenant : NULL);
 	SET(OA2_S_CLIENT_ID, a->client_id);
 	SET(OA2_S_CLIENT_SECRET, a->secret);
-	if (st == OA2_OK && a->secret != NULL && strcmp(a->client_auth, "basic") == 0)
+	if (st == OA2_OK && a->secret != NULL &&
+	    a->client.client_auth == OA2_AUTH_BASIC)
 		st = oa2_token_set_string(&tok,
 		    OA2_SETTING_NAME(OA2_S_CLIENT_AUTH), "basic", err);
 	if (a->preset == NULL)
@@ -934,7 +683,7 @@ cmd_authorize(int argc, char **argv)
 	if (a.client_id == NULL)
 		sao_die(EX_USAGE, "--client-id is required: the OAuth client's id "
 		    "from the provider's console (see sasl-oauth2(1), EXAMPLES)");
-	if (strcmp(a.client_auth, "post") != 0 && strcmp(a.client_auth, "basic") != 0)
+	if (oa2_client_auth_parse(a.client_auth, &a.client.client_auth) < 0)
 		sao_die(EX_USAGE, "--client-auth must be post or basic");
 	if (a.tenant != NULL && (a.preset == NULL || !a.preset->has_tenant))
 		sao_die(EX_USAGE, "--tenant goes with --provider microsoft only");
@@ -990,6 +739,12 @@ cmd_authorize(int argc, char **argv)
 			oa2_free_secret(&a.secret);
 	}
 
+	a.client.token_endpoint = a.token_url;
+	a.client.client_id = a.client_id;
+	a.client.client_secret = a.secret;
+	a.client.scope = a.scope;
+	a.client.http.ca_file = a.ca_file;
+	a.client.http.max_body = 256 * 1024;
 	st = a.flow == FLOW_DEVICE ? device_flow(&a, &tr, &user, &err) :
 	    code_flow(&a, &tr, &user, &err);
 	if (st != OA2_OK) {

@@ -8,8 +8,9 @@
  *	The command is split by subcommand (authorize.c, status.c,
  *	conntest.c, revoke.c, import.c, doctor.c) over helpers in util.c
  *	(messages, exit codes, secrets from files or the terminal, HTTP GET
- *	for OpenID discovery, time and URL helpers), loopback.c (the RFC 8252
- *	redirect listener) and qr.c (the QR code on a terminal).
+ *	for OpenID discovery, time helpers), loopback.c (the RFC 8252
+ *	redirect listener) and qr.c (the QR code on a terminal).  What is
+ *	said to the OAuth server, and read from it, is lib/oa2_grant.c's.
  *
  *	Messages go to stderr, prefixed "sasl-oauth2: "; results meant for
  *	scripts (the authorization URL, status --json) go to stdout.  No
@@ -65,15 +66,6 @@ char *sao_prompt_secret(const char *prompt);
 /* HTTP GET of a JSON document (OpenID discovery); https only. */
 enum oa2_status sao_http_get(const char *url, const char *ca_file,
     struct oa2_buf *body, long *status, struct oa2_error *err);
-
-/* Encoding and randomness (util.c). */
-int sao_random_b64url(char *out, size_t nbytes);	/* out: >= 4*nbytes/3+2 */
-int sao_b64url(const unsigned char *in, size_t n, char *out, size_t outsz);
-int sao_pkce_challenge(const char *verifier, char *out, size_t outsz);
-/* sao_query_param - decoded value of name in a query string (after '?' or whole); malloc'ed or NULL */
-char *sao_query_param(const char *url_or_query, const char *name);
-/* sao_url_append - append "&name=value" (percent-encoded) to an URL buffer */
-int sao_url_append(struct oa2_buf *url, const char *name, const char *value);
 
 /* Time (util.c). */
 void sao_fmt_time(long long t, char *buf, size_t size);	/* "2025-11-25 11:06:00 UTC" */

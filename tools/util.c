@@ -6,8 +6,7 @@
  *	helpers of the sasl-oauth2 command
  * DESCRIPTION
  *	Messages and exit codes, secrets read from files, standard input or
- *	the terminal (never argv), an HTTPS GET for OpenID discovery,
- *	base64url and PKCE (RFC 7636 4.2), query-string parsing, time
+ *	the terminal (never argv), an HTTPS GET for OpenID discovery, time
  *	formatting, and small token-file edits under the file's lock.
  * SECURITY
  *	Secrets read here live in memory the caller wipes with
@@ -38,9 +37,6 @@
 
 /* Utility library. */
 #include <curl/curl.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-#include <openssl/sha.h>
 
 /* Application-specific. */
 #include "oa2_explain.h"
@@ -330,118 +326,6 @@ sao_http_get(const char *url, const char *ca_file, struct oa2_buf *body,
 		    "cannot reach %s: %s", host, ebuf[0] ? ebuf :
 		    curl_easy_strerror(rc));
 	}
-}
-
-/* ------------------------------------------------------------ encodings */
-
-int
-sao_b64url(const unsigned char *in, size_t n, char *out, size_t outsz)
-{
-	size_t need = 4 * ((n + 2) / 3) + 1;
-	int len;
-
-	if (outsz < need)
-		return -1;
-	len = EVP_EncodeBlock((unsigned char *)out, in, (int)n);
-	while (len > 0 && out[len - 1] == '=')
-		len--;
-	out[len] = 0;
-	for (int i = 0; i < len; i++) {
-		if (out[i] == '+')
-			out[i] = '-';
-		else if (out[i] == '/')
-			out[i] = '_';
-	}
-	return len;
-}
-
-int
-sao_random_b64url(char *out, size_t nbytes)
-{
-	unsigned char rnd[96];
-	int r;
-
-	if (nbytes > sizeof(rnd) || RAND_bytes(rnd, (int)nbytes) != 1)
-		return -1;
-	r = sao_b64url(rnd, nbytes, out, 4 * ((nbytes + 2) / 3) + 1);
-	oa2_wipe(rnd, sizeof(rnd));
-	return r;
-}
-
-int
-sao_pkce_challenge(const char *verifier, char *out, size_t outsz)
-{
-	unsigned char md[SHA256_DIGEST_LENGTH];
-
-	SHA256((const unsigned char *)verifier, strlen(verifier), md);
-	return sao_b64url(md, sizeof(md), out, outsz);
-}
-
-/* hexval - value of a hex digit, -1 if none */
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-char *
-sao_query_param(const char *s, const char *name)
-{
-	const char *q = strchr(s, '?'), *p, *end;
-	size_t nlen = strlen(name);
-	char *out, *o;
-
-	q = q ? q + 1 : s;
-	end = q + strcspn(q, "#");
-	for (p = q; p < end;) {
-		const char *amp = memchr(p, '&', (size_t)(end - p));
-		const char *e = amp ? amp : end;
-
-		if ((size_t)(e - p) > nlen && strncmp(p, name, nlen) == 0 &&
-		    p[nlen] == '=') {
-			p += nlen + 1;
-			if ((out = oa2_malloc((size_t)(e - p) + 1)) == NULL)
-				return NULL;
-			for (o = out; p < e; p++) {
-				if (*p == '+')
-					*o++ = ' ';
-				else if (*p == '%' && e - p >= 3 && hexval(p[1]) >= 0 &&
-				    hexval(p[2]) >= 0) {
-					*o++ = (char)(hexval(p[1]) * 16 + hexval(p[2]));
-					p += 2;
-				} else
-					*o++ = *p;
-			}
-			*o = 0;
-			return out;
-		}
-		if (amp == NULL)
-			break;
-		p = amp + 1;
-	}
-	return NULL;
-}
-
-int
-sao_url_append(struct oa2_buf *url, const char *name, const char *value)
-{
-	struct oa2_buf one;
-	int r;
-
-	if (oa2_buf_putc(url, strchr(url->data ? url->data : "", '?') ? '&' : '?') < 0)
-		return -1;
-	oa2_buf_init(&one, 0);
-	r = oa2_form_add(&one, name, value);
-	if (r == 0)
-		r = oa2_buf_append(url, one.data, one.len);
-	oa2_buf_free(&one);
-	return r;
 }
 
 /* ------------------------------------------------------------ time */

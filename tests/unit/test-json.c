@@ -27,10 +27,19 @@ static const char *host_needle;
 static void *
 host_malloc(size_t n)
 {
+	void   *p;
+
 	host_allocs++;
 	if (host_fail_all || host_allocs == host_fail_at)
 		return NULL;
-	return malloc(n);
+	/*
+	 * Cleared to its usable size: host_free() searches that much, and
+	 * the slack of a reused block may hold what an earlier, deliberately
+	 * unwiped free left there (test_wipe's plain json_decref).
+	 */
+	if ((p = malloc(n)) != NULL)
+		memset(p, 0, malloc_usable_size(p));
+	return p;
 }
 
 static void
