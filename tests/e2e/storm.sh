@@ -56,37 +56,7 @@ json=$(bash "$GET_REFRESH_TOKEN" "$TEST_USER" "$CLIENT_ID" "$CLIENT_SECRET" basi
 chmod 600 "$TOKEN"
 like "$(jq -r .refresh_token "$TOKEN")" '^[A-Za-z0-9_-]{20,}$' "a refresh token from the provider's login and consent pages"
 
-stats() { curl -s --cacert "$CA_FILE" "$TEST_STATS_URL"; }
-ok_count() { stats | jq -r '.refresh_token.ok // 0'; }
-err_count() { stats | jq -r '.refresh_token.error // 0'; }
-reset_stats() { curl -s --cacert "$CA_FILE" -X POST "$TEST_RESET_STATS_URL" >/dev/null; }
-# expire - the access token on disk is past its expiry and dead at the server
-expire() {
-	local at
-	at=$(jq -r '.access_token // empty' "$TOKEN")
-	# The token goes through a pipe, never on a command line.
-	[ -n "$at" ] && printf 'token=%s' "$at" | curl -s --cacert "$CA_FILE" --data-binary @- \
-		"$TEST_REVOKE_AT_URL" >/dev/null
-	jq '.expiry = "1"' "$TOKEN" >"$T/edit.json" && cat "$T/edit.json" >"$TOKEN"
-	rm -f "$T/edit.json"
-}
-# storm NAME CMD... - run PROCS copies of CMD, all released at once; outputs in $T/NAME/
-storm() {
-	local name=$1 i t0
-	shift
-	mkdir -p "$T/$name"
-	exec 9>"$T/gate"
-	flock -x 9
-	for ((i = 1; i <= PROCS; i++)); do
-		flock -s "$T/gate" "$@" </dev/null >"$T/$name/out.$i" 2>"$T/$name/err.$i" 9>&- &
-	done
-	sleep 1			# every process is now waiting at the gate
-	t0=${EPOCHREALTIME/./}
-	flock -u 9
-	exec 9>&-
-	wait
-	STORM_MS=$(((${EPOCHREALTIME/./} - t0) / 1000))
-}
+. "$here/storm-common.bash"
 alive() {
 	# A refresh with what is on disk: works only if the grant was not revoked.
 	expire
