@@ -104,15 +104,17 @@ copy_url(char *dst, const char *src)
 		snprintf(dst, URL_MAX, "%s", src);
 }
 
+static void http_opts(const struct az *a, struct oa2_http_opts *o);
+
 /* discover - fill the endpoints from the issuer's OpenID configuration */
 static enum oa2_status
 discover(struct az *a, struct oa2_error *err)
 {
 	char url[URL_MAX];
-	struct oa2_buf body;
+	struct oa2_http_opts o;
+	struct oa2_http_resp resp = {0};
 	json_error_t je;
 	json_t *doc, *v;
-	long status = 0;
 	size_t n = strlen(a->issuer);
 	enum oa2_status st;
 
@@ -122,16 +124,17 @@ discover(struct az *a, struct oa2_error *err)
 		snprintf(url, sizeof(url), "%.*s/.well-known/openid-configuration",
 		    (int)(n > 0 && a->issuer[n - 1] == '/' ? n - 1 : n), a->issuer);
 	sao_info("reading the OpenID configuration at %s", url);
-	if ((st = sao_http_get(url, a->ca_file, &body, &status, err)) != OA2_OK)
+	http_opts(a, &o);
+	if ((st = oa2_http_get(url, &o, &resp, err)) != OA2_OK)
 		return st;
-	if (status != 200) {
-		oa2_buf_free(&body);
+	if (resp.status != 200) {
+		oa2_http_resp_free(&resp);
 		return oa2_error_set(err, OA2_ERR_INPUT, "discovery",
 		    "%s answered HTTP %ld: is --issuer the issuer's base URL?",
-		    url, status);
+		    url, resp.status);
 	}
-	doc = json_loadb(body.data, body.len, 0, &je);
-	oa2_buf_free(&body);
+	doc = json_loadb(resp.body.data, resp.body.len, 0, &je);
+	oa2_http_resp_free(&resp);
 	if (doc == NULL || !json_is_object(doc)) {
 		json_decref(doc);
 		return oa2_error_set(err, OA2_ERR_PROTO, "discovery",

@@ -61,10 +61,6 @@ char *sao_read_line(size_t max, int timeout_s);
 /* sao_prompt_secret - ask on /dev/tty with echo off; NULL if no terminal */
 char *sao_prompt_secret(const char *prompt);
 
-/* HTTP GET of a JSON document (OpenID discovery); https only. */
-enum oa2_status sao_http_get(const char *url, const char *ca_file,
-    struct oa2_buf *body, long *status, struct oa2_error *err);
-
 /* Encoding and randomness (util.c). */
 int sao_random_b64url(char *out, size_t nbytes);	/* out: >= 4*nbytes/3+2 */
 int sao_b64url(const unsigned char *in, size_t n, char *out, size_t outsz);
