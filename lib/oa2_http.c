@@ -185,7 +185,6 @@ map_curl_error(CURLcode rc, struct req *r, const char *host,
     const char *detail, long timeout_ms, struct oa2_error *err)
 {
 	const char *what = detail[0] ? detail : curl_easy_strerror(rc);
-	char	why[512];
 
 	if (rc == CURLE_SSL_CERTPROBLEM && r->setup_st != OA2_OK) {
 		*err = r->setup_err;
@@ -194,10 +193,8 @@ map_curl_error(CURLcode rc, struct req *r, const char *host,
 	if ((rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR ||
 	    rc == CURLE_SSL_CACERT || rc == CURLE_RECV_ERROR ||
 	    rc == CURLE_SEND_ERROR) && oa2_tls_refused(&r->peer))
-		return oa2_error_set(err, OA2_ERR_PERM, "tls",
-		    "TLS connection to %s refused: %s (check ca_bundle_file or "
-		    "ca_certs_dir, and the host name in the URL)", host,
-		    oa2_tls_reason(&r->peer, why, sizeof(why)));
+		return oa2_tls_refusal(&r->peer, host, "check ca_bundle_file or "
+		    "ca_certs_dir, and the host name in the URL", err);
 	switch (rc) {
 	case CURLE_OPERATION_TIMEDOUT:
 		return oa2_error_set(err, OA2_ERR_TEMP, "timeout",

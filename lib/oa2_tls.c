@@ -17,6 +17,9 @@
  *		char *buf, size_t size)
  *
  *	int oa2_tls_refused(const struct oa2_tls_peer *peer)
+ *
+ *	enum oa2_status oa2_tls_refusal(const struct oa2_tls_peer *peer,
+ *		const char *shown, const char *fix, struct oa2_error *err)
  * DESCRIPTION
  *	Every TLS client of this project verifies its peer here: the token
  *	endpoint requests of plugin and tool (lib/oa2_http.c calls
@@ -51,7 +54,10 @@
  *	alert.  It must live as long as the SSL_CTX.  oa2_tls_refused()
  *	says whether it holds a refusal, oa2_tls_reason() puts it in words
  *	that name the cause (expired, self-signed, wrong host name, unknown
- *	CA, no subjectAltName, protocol version).
+ *	CA, no subjectAltName, protocol version), and oa2_tls_refusal()
+ *	makes the one message all clients print: "TLS certificate of SHOWN
+ *	not accepted: REASON (FIX)" or "TLS handshake with SHOWN failed:
+ *	REASON (FIX)", class OA2_ERR_PERM, code "tls".
  * LICENSE
  *	MIT
  *--*/
@@ -247,4 +253,17 @@ oa2_tls_reason(const struct oa2_tls_peer *peer, char *buf, size_t size)
 		return buf;
 	}
 	return "TLS handshake failed";
+}
+
+enum oa2_status
+oa2_tls_refusal(const struct oa2_tls_peer *peer, const char *shown,
+    const char *fix, struct oa2_error *err)
+{
+	char	why[512];
+	int	cert = peer->verify_err != X509_V_OK;
+
+	return oa2_error_set(err, OA2_ERR_PERM, "tls", "TLS %s %s %s: %s (%s)",
+	    cert ? "certificate of" : "handshake with", shown,
+	    cert ? "not accepted" : "failed",
+	    oa2_tls_reason(peer, why, sizeof(why)), fix);
 }

@@ -42,4 +42,8 @@ const char *oa2_tls_reason(const struct oa2_tls_peer *peer, char *buf,
 /* oa2_tls_refused - peer recorded a refusal (certificate or alert) */
 int oa2_tls_refused(const struct oa2_tls_peer *peer);
 
+/* oa2_tls_refusal - OA2_ERR_PERM "tls": what refused shown, why, and fix */
+enum oa2_status oa2_tls_refusal(const struct oa2_tls_peer *peer,
+    const char *shown, const char *fix, struct oa2_error *err);
+
 #endif

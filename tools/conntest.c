@@ -288,7 +288,7 @@ conn_line(struct conn *c, char *buf, size_t size)
 static int
 conn_tls(struct test *t, struct conn *c)
 {
-	char subject[256] = "", issuer[256] = "", why[512];
+	char subject[256] = "", issuer[256] = "";
 	struct oa2_http_opts o = {0};
 	struct oa2_error err;
 	unsigned char b[16];
@@ -314,11 +314,11 @@ conn_tls(struct test *t, struct conn *c)
 		if ((r == SSL_ERROR_WANT_READ && wait_io(c, POLLIN)) ||
 		    (r == SSL_ERROR_WANT_WRITE && wait_io(c, POLLOUT)))
 			continue;
-		if (oa2_tls_refused(&c->peer))
-			return fail(t, EX_PROTOCOL, "starttls", "TLS connection to "
-			    "%s refused: %s (give the CA with --ca-file, or check "
-			    "the host name)", t->host,
-			    oa2_tls_reason(&c->peer, why, sizeof(why)));
+		if (oa2_tls_refused(&c->peer)) {
+			oa2_tls_refusal(&c->peer, t->host, "give the CA with "
+			    "--ca-file, or check the host name", &err);
+			return fail(t, EX_PROTOCOL, "starttls", "%s", err.msg);
+		}
 		return fail(t, EX_PROTOCOL, "starttls", "TLS handshake failed: %s",
 		    ERR_reason_error_string(ERR_peek_last_error()) ?
 		    ERR_reason_error_string(ERR_peek_last_error()) : "closed");
