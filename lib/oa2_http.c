@@ -297,6 +297,9 @@ request(const char *url, const char *form, size_t form_len,
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, cto);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, to);
 	curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+	/* Replies are small: less heap in the host than the 16/64 KiB defaults. */
+	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 8192L);
+	curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	if (form != NULL) {
