@@ -20,9 +20,10 @@
  * DESCRIPTION
  *	One easy handle per request, one connection per handle, closed when
  *	the request ends: a refresh happens about once an hour, so a handle
- *	or connection kept for the next one would only hold a socket and
- *	about 40 KiB in the host process; creating and freeing the handle
- *	costs about 10 us next to a TLS handshake of milliseconds.
+ *	or connection kept for the next one would only hold a socket and an
+ *	SSL connection in the host in between.  Creating and freeing a
+ *	handle costs about 17 us (measured, Debian 12, libcurl 7.88), next
+ *	to tens of milliseconds for the TLS handshake of a refresh.
  *
  *	libcurl's global state is initialised by the first request, once
  *	per process (pthread_once), and never released by the plugin:
