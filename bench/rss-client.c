@@ -5,7 +5,7 @@
  * SUMMARY
  *	a bare libsasl2 client that reports its memory (bench/run p4)
  * SYNOPSIS
- *	rss-client -p plugindir -m mech -u user -w password
+ *	rss-client [-t host:port] -p plugindir -m mech -u user -w password
  * DESCRIPTION
  *	Stands for a host such as Postfix's smtp: libsasl2, libssl and
  *	libcrypto are mapped and OpenSSL is initialised before anything
@@ -15,10 +15,16 @@
  *	expired token file, a refresh), and prints, while libsasl2 and its
  *	plugins are still loaded:
  *
+ *	    loaded_private_dirty_kib: N	(after sasl_client_init: plugins loaded)
  *	    result: RESULT	(what sasl_client_start returned)
  *	    rss_kib: N		(VmRSS from /proc/self/status)
  *	    private_dirty_kib: N	(Private_Dirty, /proc/self/smaps_rollup)
  *	    libs: N		(shared objects mapped)
+ *
+ *	With -t, the host has also done one TLS handshake (certificate not
+ *	checked) with host:port before base_*, as Postfix's smtp has done
+ *	STARTTLS with the relay before it authenticates: OpenSSL's caches of
+ *	fetched algorithms are then the host's, not the plugin's.
  *
  *	The difference to base_private_dirty_kib and base_libs is what
  *	loading the plugins and the exchange added: memory of this process
@@ -88,6 +94,23 @@ rss_kib(void)
 	return kib;
 }
 
+/* handshake - one TLS client handshake with hostport, as a TLS host does */
+static int
+handshake(const char *hostport)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	BIO	*b = NULL;
+	SSL	*ssl;
+	int	ok = 0;
+
+	if (ctx != NULL && (b = BIO_new_ssl_connect(ctx)) != NULL &&
+	    BIO_get_ssl(b, &ssl) == 1 && BIO_set_conn_hostname(b, hostport) == 1)
+		ok = BIO_do_handshake(b) == 1;
+	BIO_free_all(b);
+	SSL_CTX_free(ctx);
+	return ok ? 0 : -1;
+}
+
 /* private_dirty_kib - Private_Dirty of this process (all mappings) */
 static long
 private_dirty_kib(void)
@@ -139,20 +162,22 @@ main(int argc, char **argv)
 		{SASL_CB_LIST_END, NULL, NULL},
 	};
 	const char *plugindir = NULL, *mech = NULL, *out = NULL, *used = NULL;
+	const char *tls_peer = NULL;
 	sasl_interact_t *prompts = NULL;
 	sasl_conn_t *conn;
 	unsigned outlen = 0;
 	int	ch, rc;
 
-	while ((ch = getopt(argc, argv, "m:p:u:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "m:p:t:u:w:")) != -1) {
 		switch (ch) {
+		case 't': tls_peer = optarg; break;
 		case 'm': mech = optarg; break;
 		case 'p': plugindir = optarg; break;
 		case 'u': opt_user = optarg; break;
 		case 'w': opt_pass = optarg; break;
 		default:
-			fprintf(stderr, "usage: rss-client -p plugindir -m mech "
-			    "-u user -w password\n");
+			fprintf(stderr, "usage: rss-client [-t host:port] -p plugindir "
+			    "-m mech -u user -w password\n");
 			return 2;
 		}
 	}
@@ -171,6 +196,10 @@ main(int argc, char **argv)
 	 */
 	OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS, NULL);
 	SSL_CTX_free(SSL_CTX_new(TLS_client_method()));
+	if (tls_peer != NULL && handshake(tls_peer) < 0) {
+		printf("result: no TLS handshake with %s\n", tls_peer);
+		return 1;
+	}
 	printf("base_private_dirty_kib: %ld\n", private_dirty_kib());
 	printf("base_libs: %d\n", libs());
 	sasl_set_path(SASL_PATH_TYPE_PLUGIN, (char *)plugindir);
@@ -178,6 +207,7 @@ main(int argc, char **argv)
 		printf("result: init %s\n", sasl_errstring(rc, NULL, NULL));
 		return 1;
 	}
+	printf("loaded_private_dirty_kib: %ld\n", private_dirty_kib());
 	if ((rc = sasl_client_new("smtp", "localhost", NULL, NULL, cb, 0,
 	    &conn)) != SASL_OK) {
 		printf("result: new %s\n", sasl_errstring(rc, NULL, NULL));
