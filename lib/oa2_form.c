@@ -3,11 +3,11 @@
  * NAME
  *	oa2_form 3
  * SUMMARY
- *	form encoding and URL host for messages, shared by both HTTP transports
+ *	form encoding and URL host for messages
  * DESCRIPTION
- *	lib/oa2_http.c (libcurl, the tool) and plugin/oa2_https.c (OpenSSL,
- *	the plugin) implement oa2_http.h; what does not depend on the
- *	transport lives here (declared in oa2_http.h).
+ *	What oa2_http.h declares that does not depend on libcurl: the form
+ *	encoder (oa2_form_add, oa2_form_escape) and the host part of a URL
+ *	for messages (oa2_url_host, never showing userinfo).
  *--*/
 #include "config.h"
 

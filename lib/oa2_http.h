@@ -3,15 +3,18 @@
  * NAME
  *	oa2_http 3h
  * SUMMARY
- *	HTTPS POST of a form to an OAuth endpoint (libcurl)
+ *	every HTTP request of plugin and tool (libcurl)
  * DESCRIPTION
  *	oa2_http_post_form() sends an application/x-www-form-urlencoded
- *	body and collects the reply body (at most opts->max_body bytes) and
- *	HTTP status.  TLS peer and host verification are always on; the CA
- *	bundle file or directory may be chosen.  Only https:// URLs are
- *	accepted (http:// only to a loopback address, for tests and RFC 8252
- *	style local servers, and only with allow_http).  libcurl is
- *	initialised here, lazily, the first time a request is made.
+ *	body, oa2_http_get() a GET (discovery); both collect the reply body
+ *	(at most opts->max_body bytes) and HTTP status.  TLS peer and host
+ *	verification are always on (lib/oa2_tls.c: one policy for all); the
+ *	CA bundle file or directory may be chosen.  Only https:// URLs are
+ *	accepted (http:// only to a loopback literal, for tests and RFC 8252
+ *	style local servers, and only with allow_http); a URL with a control
+ *	byte or a space is refused.  Redirects are not followed.  libcurl is
+ *	initialised here once, lazily and thread-safely, by the first
+ *	request; only oa2_http_cleanup() (tools at exit) undoes it.
  *
  *	When basic_user is not NULL the client authenticates with HTTP Basic
  *	(RFC 6749 2.3.1, both parts form-encoded first).
@@ -20,7 +23,8 @@
  *	"timeout"; OA2_ERR_PERM with code "tls" (certificate not trusted,
  *	wrong host name: a configuration problem, not a passing one);
  *	OA2_ERR_PROTO "too_large" when the body exceeds the cap;
- *	OA2_ERR_INPUT "url" for a refused URL.  The message names the host,
+ *	OA2_ERR_INPUT "url" for a refused URL, "ca_bundle" for an unreadable
+ *	CA bundle.  A TLS refusal names its reason (lib/oa2_tls.c).  The message names the host,
  *	never the body or the form (they hold secrets).
  *
  *	oa2_form_add() appends name=value with both parts percent-encoded
@@ -36,6 +40,7 @@ struct oa2_http_opts {
 	const char *ca_file;		/* NULL: libcurl's default bundle */
 	const char *ca_dir;		/* NULL: libcurl's default */
 	const char *proxy;		/* NULL: none (environment is ignored) */
+	int proxy_from_env;		/* proxy NULL: honour http(s)_proxy, no_proxy */
 	long connect_timeout_ms;	/* 0: 10 s */
 	long timeout_ms;		/* 0: 30 s */
 	size_t max_body;		/* 0: 1 MiB */
@@ -49,6 +54,10 @@ struct oa2_http_resp {
 
 enum oa2_status oa2_http_post_form(const char *url, const char *form,
     size_t form_len, const char *basic_user, const char *basic_pass,
+    const struct oa2_http_opts *opts, struct oa2_http_resp *resp,
+    struct oa2_error *err);
+
+enum oa2_status oa2_http_get(const char *url,
     const struct oa2_http_opts *opts, struct oa2_http_resp *resp,
     struct oa2_error *err);
 

@@ -54,6 +54,7 @@
 #include "oa2_explain.h"
 #include "oa2_grant.h"
 #include "oa2_json.h"
+#include "oa2_limits.h"
 #include "oa2_provider.h"
 #include "oa2_refresh.h"
 #include "oa2_tokfile.h"
@@ -109,8 +110,8 @@ discover(struct az *a, struct oa2_error *err)
 {
 	char url[URL_MAX];
 	struct oa2_discovery d;
-	struct oa2_buf body;
-	long status = 0;
+	struct oa2_http_opts o = {0};
+	struct oa2_http_resp resp = {0};
 	size_t n = strlen(a->issuer);
 	enum oa2_status st;
 
@@ -120,10 +121,13 @@ discover(struct az *a, struct oa2_error *err)
 		snprintf(url, sizeof(url), "%.*s/.well-known/openid-configuration",
 		    (int)(n > 0 && a->issuer[n - 1] == '/' ? n - 1 : n), a->issuer);
 	sao_info("reading the OpenID configuration at %s", url);
-	if ((st = sao_http_get(url, a->ca_file, &body, &status, err)) != OA2_OK)
+	o.ca_file = a->ca_file;
+	o.max_body = OA2_TOKEN_REPLY_MAX;
+	if ((st = oa2_http_get(url, &o, &resp, err)) != OA2_OK)
 		return st;
-	st = oa2_discovery_parse(body.data, body.len, status, url, &d, err);
-	oa2_buf_free(&body);
+	st = oa2_discovery_parse(resp.body.data, resp.body.len, resp.status,
+	    url, &d, err);
+	oa2_http_resp_free(&resp);
 	if (st != OA2_OK)
 		return st;
 	/* What the command line gave wins. */

@@ -7,8 +7,10 @@
  * DESCRIPTION
  *	cmd_test() connects, speaks TLS through OpenSSL (STARTTLS, or
  *	implicit TLS on ports 465 and 993 or with --tls implicit) with the
- *	server certificate verified against --ca-file or the system's CAs
- *	and the host name (or IP address) checked, reads the server's
+ *	server certificate verified by the policy every request of plugin
+ *	and tool uses (lib/oa2_tls.c: --ca-file or the system bundle,
+ *	partial chains accepted, the host name or IP address checked against
+ *	the subjectAltName), reads the server's
  *	capabilities (EHLO / CAPABILITY), then authenticates through
  *	libsasl2 and whatever plugin it loads (--plugin-dir, else SASL_PATH,
  *	else libsasl2's directory): the SASL password is the token file's
@@ -56,6 +58,7 @@
 #include "oa2_explain.h"
 #include "oa2_provider.h"
 #include "oa2_refresh.h"
+#include "oa2_tls.h"
 #include "oa2_tokfile.h"
 #include "sao.h"
 
@@ -67,6 +70,7 @@ struct conn {
 	int fd;
 	SSL_CTX *ctx;
 	SSL *ssl;
+	struct oa2_tls_peer peer;	/* what the handshake ran into */
 	int timeout;
 	char in[LINE_MAX_];
 	size_t inlen;
@@ -280,44 +284,29 @@ conn_line(struct conn *c, char *buf, size_t size)
 	}
 }
 
-/* is_ip - host is an IPv4 or IPv6 literal */
-static int
-is_ip(const char *h)
-{
-	unsigned char b[16];
-
-	return inet_pton(AF_INET, h, b) == 1 || inet_pton(AF_INET6, h, b) == 1;
-}
-
-/* conn_tls - TLS handshake with verification */
+/* conn_tls - TLS handshake, verified by the shared policy (lib/oa2_tls.c) */
 static int
 conn_tls(struct test *t, struct conn *c)
 {
 	char subject[256] = "", issuer[256] = "";
+	struct oa2_http_opts o = {0};
+	struct oa2_error err;
+	unsigned char b[16];
 	X509 *cert;
-	long vr;
 	int r;
 
 	if ((c->ctx = SSL_CTX_new(TLS_client_method())) == NULL)
 		return fail(t, EX_SOFTWARE, "internal", "OpenSSL: cannot make a context");
-	SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
-	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
-	if (t->ca_file != NULL) {
-		if (SSL_CTX_load_verify_locations(c->ctx, t->ca_file, NULL) != 1)
-			return fail(t, EX_CONFIG, "ca_bundle", "cannot load CA file "
-			    "%s", t->ca_file);
-	} else
-		SSL_CTX_set_default_verify_paths(c->ctx);
+	o.ca_file = t->ca_file;
+	if (oa2_tls_ctx_setup(c->ctx, &o, t->host, &c->peer, &err) != OA2_OK)
+		return fail(t, EX_CONFIG, err.code, "%s", err.msg);
 	if ((c->ssl = SSL_new(c->ctx)) == NULL)
 		return fail(t, EX_SOFTWARE, "internal", "OpenSSL: SSL_new failed");
 	SSL_set_fd(c->ssl, c->fd);
-	if (is_ip(t->host))
-		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), t->host);
-	else {
+	if (inet_pton(AF_INET, t->host, b) != 1 && inet_pton(AF_INET6, t->host, b) != 1)
 		SSL_set_tlsext_host_name(c->ssl, t->host);
-		SSL_set1_host(c->ssl, t->host);
-	}
 	for (;;) {
+		ERR_clear_error();
 		r = SSL_connect(c->ssl);
 		if (r == 1)
 			break;
@@ -325,12 +314,11 @@ conn_tls(struct test *t, struct conn *c)
 		if ((r == SSL_ERROR_WANT_READ && wait_io(c, POLLIN)) ||
 		    (r == SSL_ERROR_WANT_WRITE && wait_io(c, POLLOUT)))
 			continue;
-		vr = SSL_get_verify_result(c->ssl);
-		if (vr != X509_V_OK)
-			return fail(t, EX_PROTOCOL, "starttls", "the server's "
-			    "certificate is not trusted: %s (give the CA with "
-			    "--ca-file, or check the host name)",
-			    X509_verify_cert_error_string(vr));
+		if (oa2_tls_refused(&c->peer)) {
+			oa2_tls_refusal(&c->peer, t->host, "give the CA with "
+			    "--ca-file, or check the host name", &err);
+			return fail(t, EX_PROTOCOL, "starttls", "%s", err.msg);
+		}
 		return fail(t, EX_PROTOCOL, "starttls", "TLS handshake failed: %s",
 		    ERR_reason_error_string(ERR_peek_last_error()) ?
 		    ERR_reason_error_string(ERR_peek_last_error()) : "closed");

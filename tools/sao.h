@@ -63,9 +63,6 @@ char *sao_read_line(size_t max, int timeout_s);
 /* sao_prompt_secret - ask on /dev/tty with echo off; NULL if no terminal */
 char *sao_prompt_secret(const char *prompt);
 
-/* HTTP GET of a JSON document (OpenID discovery); https only. */
-enum oa2_status sao_http_get(const char *url, const char *ca_file,
-    struct oa2_buf *body, long *status, struct oa2_error *err);
 
 /* Time (util.c). */
 void sao_fmt_time(long long t, char *buf, size_t size);	/* "2025-11-25 11:06:00 UTC" */

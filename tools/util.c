@@ -36,7 +36,6 @@
 #include <unistd.h>
 
 /* Utility library. */
-#include <curl/curl.h>
 
 /* Application-specific. */
 #include "oa2_explain.h"
@@ -254,78 +253,6 @@ sao_prompt_secret(const char *prompt)
 	oa2_wipe(buf, sizeof(buf));
 	fclose(tty);
 	return s;
-}
-
-/* ------------------------------------------------------------ HTTP GET */
-
-/* collect - libcurl write callback into a capped buffer */
-static size_t
-collect(char *p, size_t size, size_t n, void *arg)
-{
-	return oa2_buf_append(arg, p, size * n) < 0 ? 0 : size * n;
-}
-
-enum oa2_status
-sao_http_get(const char *url, const char *ca_file, struct oa2_buf *body,
-    long *status, struct oa2_error *err)
-{
-	char host[256], ebuf[CURL_ERROR_SIZE] = "";
-	CURLcode rc;
-	CURL *c;
-
-	oa2_url_host(url, host, sizeof(host));
-	oa2_buf_init(body, 256 * 1024);
-	if (strncmp(url, "https://", 8) != 0)
-		return oa2_error_set(err, OA2_ERR_INPUT, "url",
-		    "%s: only https:// URLs are used", host);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
-	    (c = curl_easy_init()) == NULL)
-		return oa2_error_set(err, OA2_ERR_INTERNAL, "curl",
-		    "cannot initialise libcurl");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-#else
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS, CURLPROTO_HTTPS);
-#endif
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (ca_file != NULL)
-		curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
-	curl_easy_setopt(c, CURLOPT_PROXY, "");
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
-	rc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-	curl_easy_cleanup(c);
-	if (rc == CURLE_OK)
-		return OA2_OK;
-	oa2_buf_free(body);
-	switch (rc) {
-	case CURLE_PEER_FAILED_VERIFICATION:
-		return oa2_error_set(err, OA2_ERR_PERM, "tls",
-		    "TLS certificate of %s not accepted: %s (give the CA with "
-		    "--ca-file)", host, ebuf[0] ? ebuf : curl_easy_strerror(rc));
-	case CURLE_SSL_CACERT_BADFILE:
-		return oa2_error_set(err, OA2_ERR_INPUT, "ca_bundle",
-		    "cannot read the CA bundle: %s", ebuf[0] ? ebuf :
-		    curl_easy_strerror(rc));
-	case CURLE_COULDNT_RESOLVE_HOST:
-		return oa2_error_set(err, OA2_ERR_TEMP, "dns",
-		    "cannot resolve %s", host);
-	case CURLE_OPERATION_TIMEDOUT:
-		return oa2_error_set(err, OA2_ERR_TEMP, "timeout",
-		    "%s did not answer in time", host);
-	default:
-		return oa2_error_set(err, OA2_ERR_TEMP, "network",
-		    "cannot reach %s: %s", host, ebuf[0] ? ebuf :
-		    curl_easy_strerror(rc));
-	}
 }
 
 /* ------------------------------------------------------------ time */

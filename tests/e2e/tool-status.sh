@@ -97,7 +97,7 @@ check "server without XOAUTH2: explain no_mechanism" has "$WORK/t5.out" 'explain
 "$TOOL" test --plugin-dir "$PLUGIN_BUILD_DIR" --smtp "127.0.0.1:$PF_IN_PORT" "$F" >"$WORK/t6.out" 2>&1
 rc=$?
 ok $([[ $rc -eq 76 ]]; echo $?) "untrusted certificate: EX_PROTOCOL (got $rc)"
-check "untrusted certificate: says so and names --ca-file" has "$WORK/t6.out" 'not trusted.*--ca-file'
+check "untrusted certificate: says so and names --ca-file" has "$WORK/t6.out" 'not accepted: unknown CA.*--ca-file'
 
 # no plugin where libsasl2 looks
 mkdir -p "$WORK/empty"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test-http - form encoding, URL policy, network failures and timeouts */
+/* test-http - form encoding, URL policy, CA bundle, network failures and timeouts */
 #include "config.h"
 
 #include <sys/socket.h>
@@ -12,6 +12,28 @@
 
 #include "oa2_http.h"
 #include "tap.h"
+
+/* listener - a loopback listener that never accepts; url names it */
+static int
+listener(char *url, size_t size)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(s, 8) < 0 || getsockname(s, (struct sockaddr *)&sa, &sl) < 0) {
+		ok(0, "cannot set up a listener");
+		if (s >= 0)
+			close(s);
+		return -1;
+	}
+	snprintf(url, size, "https://127.0.0.1:%d/token", ntohs(sa.sin_port));
+	return s;
+}
 
 static void
 test_form(void)
@@ -55,6 +77,54 @@ test_policy(void)
 	    &r, &err) == OA2_ERR_INPUT, "http to loopback refused unless allowed");
 	ok(oa2_http_post_form("file:///etc/passwd", "", 0, NULL, NULL, NULL,
 	    &r, &err) == OA2_ERR_INPUT, "file: URL refused");
+	ok(oa2_http_post_form("https://127.0.0.1:1/token\r\nX-Injected: 1", "",
+	    0, NULL, NULL, NULL, &r, &err) == OA2_ERR_INPUT,
+	    "a URL with CR/LF is refused before any connection");
+	is_str(err.code, "url", "code url");
+	has_str(err.msg, "control character", "message names the control byte");
+	ok(oa2_http_get("https://127.0.0.1:1/a\tb", NULL, &r, &err) ==
+	    OA2_ERR_INPUT, "GET: a URL with a TAB is refused");
+	ok(oa2_http_get("ftp://127.0.0.1:1/x", NULL, &r, &err) == OA2_ERR_INPUT,
+	    "GET: ftp:// refused");
+}
+
+static void
+test_allow_http(void)
+{
+	struct oa2_http_opts o = {0};
+	struct oa2_http_resp r;
+	struct oa2_error err;
+
+	o.allow_http = 1;
+	ok(oa2_http_post_form("http://127.0.0.1.example.com/token", "", 0, NULL,
+	    NULL, &o, &r, &err) == OA2_ERR_INPUT,
+	    "allow_http: a name that starts like 127.0.0.1 is no loopback literal");
+	ok(oa2_http_post_form("http://localhost:1/token", "", 0, NULL, NULL, &o,
+	    &r, &err) == OA2_ERR_INPUT, "allow_http: names are refused, only literals");
+	ok(oa2_http_get("http://[::1]:1/x", &o, &r, &err) == OA2_ERR_TEMP,
+	    "allow_http: http://[::1] is tried (refused connection: temporary)");
+	is_str(err.code, "network", "code network");
+}
+
+static void
+test_ca_bundle(void)
+{
+	struct oa2_http_opts o = {0};
+	struct oa2_http_resp r;
+	struct oa2_error err;
+	char url[64];
+	int s;
+
+	/* A listener is enough: the CA bundle is read before the handshake. */
+	if ((s = listener(url, sizeof(url))) < 0)
+		return;
+	o.ca_file = "/nonexistent/ca.pem";
+	o.timeout_ms = 2000;
+	ok(oa2_http_post_form(url, "a=b", 3, NULL, NULL, &o, &r, &err) ==
+	    OA2_ERR_INPUT, "a missing CA bundle is a configuration error");
+	is_str(err.code, "ca_bundle", "code ca_bundle");
+	has_str(err.msg, "/nonexistent/ca.pem", "message names the file");
+	close(s);
 }
 
 static void
@@ -80,24 +150,14 @@ test_timeout(void)
 	struct oa2_http_opts o = {0};
 	struct oa2_http_resp r;
 	struct oa2_error err;
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
 	struct timespec t0, t1;
 	char url[64];
 	double secs;
 	int s;
 
 	/* A listener that never answers: the TLS handshake hangs. */
-	s = socket(AF_INET, SOCK_STREAM, 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(s, 8) < 0 ||
-	    getsockname(s, (struct sockaddr *)&sa, &sl) < 0) {
-		ok(0, "cannot set up a listener");
+	if ((s = listener(url, sizeof(url))) < 0)
 		return;
-	}
-	snprintf(url, sizeof(url), "https://127.0.0.1:%d/token", ntohs(sa.sin_port));
 	o.timeout_ms = 700;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ok(oa2_http_post_form(url, "a=b", 3, NULL, NULL, &o, &r, &err) == OA2_ERR_TEMP,
@@ -115,6 +175,8 @@ main(void)
 	test_form();
 	test_host();
 	test_policy();
+	test_allow_http();
+	test_ca_bundle();
 	test_refused();
 	test_timeout();
 	oa2_http_cleanup();
