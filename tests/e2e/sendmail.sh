@@ -51,13 +51,8 @@ for p in m4 unshare dpkg-deb jq; do
 	command -v "$p" >/dev/null 2>&1 || { echo "1..0 # SKIP $p is missing"; exit 0; }
 done
 
-T=$(mktemp -d /tmp/oa2-sendmail.XXXXXX)
-chmod 755 "$T"
-cleanup() {
-	bash "$top/tests/stack/stack.sh" stop "$T/stack" >/dev/null 2>&1
-	[ -n "${KEEP:-}" ] || rm -rf "$T"
-}
-trap cleanup EXIT
+. "$top/tests/clients/common.bash"
+clients_setup sendmail
 
 # --- sendmail from Debian's packages, unpacked ---
 mkdir "$T/debs" "$T/root"
@@ -77,33 +72,11 @@ SM="$T/sendmail"
 install -m 0755 "$SM_BIN" "$SM"		# not setgid: see the traps above
 version=$(dpkg-deb -f "$T"/debs/sendmail-bin_*.deb Version)
 
-mkdir "$T/plugin"
-cp "$BUILD/plugin/.libs/libsasl-oauth2.so" "$T/plugin/"
-cat >"$T/sasl-oauth2.conf" <<'CONF'
-{ "log_level": "notice", "connect_timeout": 5, "timeout": 15, "refresh_window": 20 }
-CONF
-
-if ! bash "$top/tests/stack/stack.sh" start "$T/stack" >"$T/stack-start.log" 2>&1; then
-	_tap 1 "stack starts"; sed 's/^/# /' "$T/stack-start.log" | tail -20
-	done_testing; exit 1
-fi
 _tap 0 "stack starts; sendmail $version unpacked from Debian's packages"
-. "$T/stack/stack.env"
-SEEN="$T/secrets"; : >"$SEEN"
-remember() { [ -n "$1" ] && [ "$1" != null ] && echo "$1" >>"$SEEN"; }
-refresh_ok() { curl -s --cacert "$CA_FILE" "$TEST_STATS_URL" | jq -r '.refresh_token.ok // 0'; }
 
 # --- the token file: a refresh token from the provider's pages, an expired access token ---
-json=$(bash "$GET_REFRESH_TOKEN" "$TEST_USER" "$CLIENT_ID" "$CLIENT_SECRET" basic 2>/dev/null)
-RT0=$(printf '%s' "$json" | jq -r .refresh_token); AT0=$(printf '%s' "$json" | jq -r .access_token)
-remember "$RT0"; remember "$AT0"
 TOKEN="$T/token.json"
-jq -n --arg rt "$RT0" --arg at "$AT0" --arg u "$TEST_USER" --arg ep "$TOKEN_ENDPOINT" \
-	--arg ca "$CA_FILE" --arg cid "$CLIENT_ID" --arg cs "$CLIENT_SECRET" \
-	'{access_token:$at, expiry:"1", refresh_token:$rt, user:$u, token_endpoint:$ep,
-	  ca_bundle_file:$ca, client_id:$cid, client_secret:$cs, client_auth:"basic"}' >"$TOKEN"
-chmod 600 "$TOKEN"
-curl -s --cacert "$CA_FILE" -X POST "$TEST_RESET_STATS_URL" >/dev/null
+clients_token "$TOKEN"
 
 # --- the .cf from the test's .mc, the authinfo and access maps ---
 mkdir -m 0700 "$T/queue"; mkdir "$T/etc"
@@ -179,12 +152,6 @@ check "a new access token after the retry" test "$AT2" != "$AT1"
 is "$(queued)" "0" "queue empty after the retry"
 
 # --- 5. no secret in sendmail's output or the servers' logs ---
-hits=0
-while read -r s; do
-	for f in "$T/sendmail.out" "$PF_IN_LOG" "$DOVECOT_LOG" "$IDP_LOG"; do
-		[ -f "$f" ] && grep -qF -- "$s" "$f" && { hits=$((hits + 1)); echo "# secret in $f"; }
-	done
-done <"$SEEN"
-is "$hits" "0" "no token in sendmail's output or the pf-in, Dovecot, provider logs ($(wc -l <"$SEEN") checked)"
+clients_no_secrets "no token in sendmail's output or the pf-in, Dovecot, provider logs" "$T/sendmail.out"
 
 done_testing
