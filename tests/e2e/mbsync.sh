@@ -11,7 +11,8 @@
 #  - isync 1.4 checks the server's name against the certificate's DNS names
 #    only, not IP addresses: connect to "localhost" (the test certificate has
 #    DNS:localhost), not 127.0.0.1 ("certificate owner does not match").
-#  - isync 1.4 spells it SSLType STARTTLS (TLSType is isync 1.5's name).
+#  - isync 1.4 spells it SSLType IMAPS or STARTTLS (TLSType is isync 1.5's).
+#    The test uses implicit TLS, as Gmail and Microsoft 365 do (port 993).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -30,7 +31,7 @@ clients_token "$TOKEN"
 LOCAL="$T/mail"; mkdir "$LOCAL"
 # write_rc MECH - the test's mbsyncrc with this run's values
 write_rc() {
-	sed -e "s|@HOST@|localhost|" -e "s|@PORT@|$IMAP_PORT|" -e "s|@USER@|$TEST_USER|" \
+	sed -e "s|@HOST@|localhost|" -e "s|@PORT@|$IMAPS_PORT|" -e "s|@USER@|$TEST_USER|" \
 		-e "s|@TOKEN_FILE@|$TOKEN|" -e "s|@MECH@|$1|" -e "s|@CA_FILE@|$CA_FILE|" \
 		-e "s|@MAILDIR@|$LOCAL|" "$top/tests/clients/mbsyncrc" >"$T/mbsyncrc"
 }

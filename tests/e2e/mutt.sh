@@ -49,7 +49,7 @@ echo "body" >"$T/body"
 write_rc() {
 	sed -e "s|@FROM@|sender@example.test|" -e "s|@USER_URL@|user%40example.test|" \
 		-e "s|@SMTP_HOST@|localhost|" -e "s|@SMTP_PORT@|$PF_IN_PORT|" \
-		-e "s|@IMAP_HOST@|localhost|" -e "s|@IMAP_PORT@|$IMAP_PORT|" -e "s|@USER@|$TEST_USER|" \
+		-e "s|@IMAP_HOST@|localhost|" -e "s|@IMAP_PORT@|$IMAPS_PORT|" -e "s|@USER@|$TEST_USER|" \
 		-e "s|@MECH@|$1|" -e "s|@SASL_OAUTH2@|$BUILD/tools/sasl-oauth2|" \
 		-e "s|@TOKEN_FILE@|$TOKEN|g" -e "s|@CA_FILE@|$CA_FILE|" \
 		"$top/tests/clients/muttrc" >"$T/muttrc"
