@@ -37,8 +37,9 @@
 #    denied) and sendmail BOUNCES the mail.  The .mc's Local_tls_rcpt rule
 #    (LOCAL_TLS_RCPT) defers every recipient when ${auth_type} is empty, so
 #    the mail stays queued and the next queue run (fresh token) sends it.
-#  - TLS: confCACERT verifies the server, but sendmail sends anyway when
-#    verification fails, unless the access map says "TLS_Srv:host VERIFY".
+#  - TLS: confCACERT verifies the server, but when verification fails
+#    sendmail goes on, AUTH (the token) included, unless the access map says
+#    "TLS_Srv:host VERIFY" (check 26-27 prove the map stops it).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -150,7 +151,20 @@ AT2=$(jq -r .access_token "$TOKEN"); remember "$AT2"; remember "$(jq -r .refresh
 check "a new access token after the retry" test "$AT2" != "$AT1"
 is "$(queued)" "0" "queue empty after the retry"
 
-# --- 5. no secret in sendmail's output or the servers' logs ---
+# --- 5. a server certificate that does not verify: nothing is sent, no AUTH ---
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=other-ca \
+	-keyout "$T/other-ca.key" -out "$T/other-ca.pem" >/dev/null 2>&1
+mkdir -m 0700 "$T/queue2"
+sed -e "s|$CA_FILE|$T/other-ca.pem|" -e "s|$(dirname "$CA_FILE")|$T/etc|" -e "s|$T/queue|$T/queue2|" \
+	"$T/etc/relay.cf" >"$T/etc/other-ca.cf"
+auths=$(grep -c 'sasl_method=' "$PF_IN_LOG")
+printf 'From: sender@example.test\nTo: %s\nSubject: sendmail-bad-ca\n\nbody\n' "$TEST_USER" |
+	timeout 30 unshare --uts sh -c 'hostname client.example.test && exec "$0" "$@"' \
+	"$SM" -C "$T/etc/other-ca.cf" -odi -f sender@example.test "$TEST_USER" >>"$T/sendmail.out" 2>&1
+is "$(find "$T/queue2" -type f | wc -l)" "2" "server certificate not verified (TLS_Srv VERIFY): the mail stays queued"
+is "$(grep -c 'sasl_method=' "$PF_IN_LOG")" "$auths" "and no AUTH was sent to that server"
+
+# --- 6. no secret in sendmail's output or the servers' logs ---
 clients_no_secrets "no token in sendmail's output or the pf-in, Dovecot, provider logs" "$T/sendmail.out"
 
 done_testing
