@@ -11,7 +11,7 @@
 # stop at "No OAUTH refresh command defined" and never open SASL_PATH.
 # What works with these builds, and is tested here: their own XOAUTH2 /
 # OAUTHBEARER code with {smtp,imap}_oauth_refresh_command running
-# `sasl-oauth2 refresh -q FILE && jq -r .access_token FILE` (a refresh under
+# `sasl-oauth2 token FILE` (a refresh when due, under
 # the file's lock, the same write-back as the plugin; a token file can be
 # shared with Postfix).
 #
@@ -84,6 +84,8 @@ for p in $progs; do
 	for m in $mechs; do
 		n=$((n + 1))
 		write_rc "$m"
+		# Expired, so that the refresh command has to refresh it.
+		jq '.expiry = "1"' "$TOKEN" >"$T/t.json" && cat "$T/t.json" >"$TOKEN"
 		before=$(refresh_ok); at_before=$(jq -r .access_token "$TOKEN")
 		run "$p" -s "$p-$m" "$TEST_USER" <"$T/body" >>"$T/mutt.out" 2>&1
 		is "$?" "0" "$p sends with $m (batch mode) and exits 0"
