@@ -15,7 +15,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
-. "$top/tests/e2e/tap.sh"
+. "$top/tests/lib/tap.sh"
 BUILD=${BUILD:-$top/_build}
 PROCS=${PROCS:-64}
 AUTHS=${AUTHS:-100}

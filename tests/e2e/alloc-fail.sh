@@ -12,7 +12,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-. "$here/tap.sh"
+. "$here/../lib/tap.sh"
 BUILD=${BUILD:-$top/_build-test/gcc}
 export PORT_OFFSET=${PORT_OFFSET:-30000}
 T=$(mktemp -d /tmp/oa2-allocfail.XXXXXX)
@@ -30,7 +30,7 @@ if [ ! -x "$AF" ]; then
 	srcs=$(awk '/^plugin_libsasl_oauth2_la_SOURCES *=/ { on = 1; sub(/^[^=]*=/, "") }
 		on { line = $0; more = sub(/\\$/, "", line); printf "%s ", line; if (!more) on = 0 }' \
 		"$top/Makefile.am")
-	set -- "$top/tests/alloc-fail.c"
+	set -- "$top/tests/lib/alloc-fail.c"
 	for s in $srcs; do
 		case $s in *.c) set -- "$@" "$top/$s";; esac
 	done

@@ -21,7 +21,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-. "$here/tap.sh"
+. "$here/../lib/tap.sh"
 BUILD=${BUILD:-$top/_build-test/gcc}
 DRIVER="$BUILD/tests/sasl-driver"
 T=$(mktemp -d /tmp/oa2-badinput.XXXXXX)

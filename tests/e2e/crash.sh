@@ -27,7 +27,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-. "$here/tap.sh"
+. "$here/../lib/tap.sh"
 . "$top/tests/fault-server/fault-server.bash"
 BUILD=${BUILD:-$top/_build-test/gcc}
 TRIALS=${TRIALS:-100}
@@ -50,7 +50,7 @@ if [ ! -x "$HELPER" ]; then
 	HELPER=$T/crash-refresh
 	# shellcheck disable=SC2046
 	if ! cc -std=gnu11 -O2 -Wall -I"$BUILD" -I"$top/lib" $(pkg-config --cflags libcurl jansson) \
-		-o "$HELPER" "$top/tests/crash-refresh.c" "$BUILD/lib/.libs/liboa2.a" \
+		-o "$HELPER" "$top/tests/lib/crash-refresh.c" "$BUILD/lib/.libs/liboa2.a" \
 		$(pkg-config --libs libcurl jansson) -Wl,--wrap=curl_easy_perform >"$T/cc.log" 2>&1; then
 		_tap 1 "crash-refresh helper builds"; sed 's/^/# /' "$T/cc.log" | head
 		done_testing; exit 1

@@ -15,7 +15,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-. "$here/tap.sh"
+. "$here/../lib/tap.sh"
 export PORT_OFFSET=${PORT_OFFSET:-50000}
 PKG=libsasl2-modules-oauth2
 

@@ -9,7 +9,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-. "$here/tap.sh"
+. "$here/../lib/tap.sh"
 
 pages=("$top"/man/*.[1578])
 names=()

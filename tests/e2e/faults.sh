@@ -27,7 +27,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-. "$here/tap.sh"
+. "$here/../lib/tap.sh"
 . "$top/tests/fault-server/fault-server.bash"
 BUILD=${BUILD:-$top/_build-test/gcc}
 DRIVER=$BUILD/tests/sasl-driver

@@ -17,7 +17,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-. "$here/tap.sh"
+. "$here/../lib/tap.sh"
 BUILD=${BUILD:-$top/_build}
 ASAN_BUILD=${ASAN_BUILD:-$top/_build-test/asan}
 export PORT_OFFSET=${PORT_OFFSET:-30000}

@@ -11,7 +11,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-. "$here/tap.sh"
+. "$here/../lib/tap.sh"
 
 T=$(mktemp -d /tmp/oa2-install.XXXXXX)
 trap 'rm -rf "$T"' EXIT

@@ -22,7 +22,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-. "$here/tap.sh"
+. "$here/../lib/tap.sh"
 BUILD=${BUILD:-$top/_build-test/gcc}
 
 progs=""
@@ -30,7 +30,7 @@ for p in mutt neomutt; do command -v "$p" >/dev/null 2>&1 && progs="$progs $p"; 
 if [ -z "$progs" ]; then echo "1..0 # SKIP neither mutt nor neomutt is installed"; exit 0; fi
 if ! command -v tmux >/dev/null 2>&1; then echo "1..0 # SKIP tmux is not installed"; exit 0; fi
 if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root (the stack)"; exit 0; fi
-. "$top/tests/clients/common.bash"
+. "$top/tests/lib/clients-common.bash"
 clients_setup mutt
 TMUX_SOCK="oa2-mutt-$$"
 cleanup_all() {

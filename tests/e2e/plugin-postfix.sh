@@ -8,7 +8,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-. "$here/tap.sh"
+. "$here/../lib/tap.sh"
 BUILD=${BUILD:-$top/_build-test/gcc}
 T=$(mktemp -d /tmp/oa2-e2e.XXXXXX)
 chmod 755 "$T"

@@ -40,7 +40,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-. "$here/tap.sh"
+. "$here/../lib/tap.sh"
 BUILD=${BUILD:-$top/_build-test/gcc}
 export PORT_OFFSET=${PORT_OFFSET:-50000}
 MAN=$top/man/sasl-oauth2-postfix.7

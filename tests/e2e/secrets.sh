@@ -24,7 +24,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-. "$here/tap.sh"
+. "$here/../lib/tap.sh"
 BUILD=${BUILD:-$top/_build-test/gcc}
 export PORT_OFFSET=${PORT_OFFSET:-30000}
 DRIVER="$BUILD/tests/sasl-driver"
@@ -67,7 +67,7 @@ SHIM="$BUILD/tests/.libs/free-scan.so"
 [ -f "$SHIM" ] || SHIM="$BUILD/tests/.libs/libfree-scan.so"
 if [ ! -f "$SHIM" ]; then
 	SHIM="$T/free-scan.so"
-	${CC:-cc} -shared -fPIC -O1 -g -o "$SHIM" "$top/tests/free-scan.c" -ldl >"$OUT/shim-build.txt" 2>&1 \
+	${CC:-cc} -shared -fPIC -O1 -g -o "$SHIM" "$top/tests/lib/free-scan.c" -ldl >"$OUT/shim-build.txt" 2>&1 \
 		|| SHIM=
 fi
 

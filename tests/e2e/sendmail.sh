@@ -43,7 +43,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-. "$here/tap.sh"
+. "$here/../lib/tap.sh"
 BUILD=${BUILD:-$top/_build-test/gcc}
 
 if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root (the stack, unshare --uts)"; exit 0; fi
@@ -51,7 +51,7 @@ for p in m4 unshare dpkg-deb jq; do
 	command -v "$p" >/dev/null 2>&1 || { echo "1..0 # SKIP $p is missing"; exit 0; }
 done
 
-. "$top/tests/clients/common.bash"
+. "$top/tests/lib/clients-common.bash"
 clients_setup sendmail
 
 # --- sendmail from Debian's packages, unpacked ---

@@ -16,7 +16,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-. "$here/tap.sh"
+. "$here/../lib/tap.sh"
 BUILD=${BUILD:-$top/_build-test/gcc}
 PROCS=${PROCS:-64}
 TTLS=${TTLS:-60 300 3600}
@@ -33,7 +33,7 @@ cleanup() {
 	[ -n "${KEEP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
-. "$here/storm-common.bash"
+. "$here/../lib/storm-common.bash"
 
 # The configuration users run: nothing about the window.
 printf '{"log_level": "notice"}\n' >"$T/oa2.conf"

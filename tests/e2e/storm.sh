@@ -18,7 +18,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-. "$here/tap.sh"
+. "$here/../lib/tap.sh"
 BUILD=${BUILD:-$top/_build-test/gcc}
 PROCS=${PROCS:-64}
 export PORT_OFFSET=${PORT_OFFSET:-20000}
@@ -56,7 +56,7 @@ json=$(bash "$GET_REFRESH_TOKEN" "$TEST_USER" "$CLIENT_ID" "$CLIENT_SECRET" basi
 chmod 600 "$TOKEN"
 like "$(jq -r .refresh_token "$TOKEN")" '^[A-Za-z0-9_-]{20,}$' "a refresh token from the provider's login and consent pages"
 
-. "$here/storm-common.bash"
+. "$here/../lib/storm-common.bash"
 alive() {
 	# A refresh with what is on disk: works only if the grant was not revoked.
 	expire

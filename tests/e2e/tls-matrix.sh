@@ -22,7 +22,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-. "$here/tap.sh"
+. "$here/../lib/tap.sh"
 BUILD=${BUILD:-$top/_build}
 DRIVER=$BUILD/tests/sasl-driver
 TOOL=$BUILD/tools/sasl-oauth2

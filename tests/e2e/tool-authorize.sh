@@ -5,7 +5,7 @@
 # chrooted smtp client) then uses to deliver mail; state mismatch, PKCE
 # mismatch, user denial and timeout each give their message and write nothing;
 # a working token file is not replaced without --force.  TAP.
-. "$(dirname "$0")/tool-common.bash"
+. "$(dirname "$0")/../lib/tool-common.bash"
 require_tool
 start_stack
 

@@ -3,7 +3,7 @@
 # tool-cli.sh - sasl-oauth2's command line without servers: usage() is the
 # man page's SYNOPSIS, the man page is lint-clean, every explain code prints a
 # page naming its fix, exit codes of bad invocations, no secret on argv.  TAP.
-. "$(dirname "$0")/tool-common.bash"
+. "$(dirname "$0")/../lib/tool-common.bash"
 require_tool
 MAN=$top/man/sasl-oauth2.1
 

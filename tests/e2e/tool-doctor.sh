@@ -6,7 +6,7 @@
 # owner) is reported with a fix line per failure; after running the printed
 # fixes every check passes and a mail goes through the plugin.  Then
 # sasl-oauth2 import takes over a sasl-xoauth2 config + token file.  TAP.
-. "$(dirname "$0")/tool-common.bash"
+. "$(dirname "$0")/../lib/tool-common.bash"
 require_tool
 start_stack
 command -v postconf >/dev/null || skip_all "no postconf"

@@ -4,7 +4,7 @@
 # real stack, with their exit codes; test catches a wrong user, a revoked
 # token, a server without XOAUTH2, an untrusted certificate and a missing
 # plugin, each with the right explanation.  TAP.
-. "$(dirname "$0")/tool-common.bash"
+. "$(dirname "$0")/../lib/tool-common.bash"
 require_tool
 start_stack
 

@@ -8,7 +8,7 @@
 # a fresh token is printed again without a request; 16 concurrent calls on an
 # expired token make one request; a broken file prints nothing on stdout, one
 # line with the fix on stderr, and the documented exit code.  TAP.
-. "$(dirname "$0")/tool-common.bash"
+. "$(dirname "$0")/../lib/tool-common.bash"
 require_tool
 # Access tokens of an hour, as Google's and Microsoft's: with the stack's
 # short default a "fresh" token is always inside the 300 s refresh window

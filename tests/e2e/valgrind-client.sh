@@ -11,7 +11,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-. "$here/tap.sh"
+. "$here/../lib/tap.sh"
 BUILD=${BUILD:-$top/_build-test/gcc}
 export PORT_OFFSET=${PORT_OFFSET:-30000}
 DRIVER="$BUILD/tests/sasl-driver"
