@@ -5,25 +5,7 @@
  * SUMMARY
  *	the per-process cache of fresh access tokens (the plugin's hot path)
  * DESCRIPTION
- *	oa2_access_token_use() gets a usable access token like
- *	oa2_access_token() (oa2_refresh(3)), but instead of returning the
- *	document it calls use(arg, access_token, user, err) (user: the file's
- *	"user", or NULL) and returns what use() returned; the strings are
- *	valid only during that call.  It keeps a per-process cache of fresh
- *	access tokens (OA2_CACHE_SLOTS of them) keyed by the token file's
- *	path and identity (device, inode, size, mtime, ctime): while lstat
- *	of the path shows the very file a token came from and the token is
- *	fresh beyond the refresh window, that token is used without opening
- *	or parsing the file (one lstat, no allocation).  Any change of the
- *	file on disk (another process refreshed, the token was marked stale,
- *	an edit, chmod) makes the next call read it again.  Files changed
- *	within two ticks of the kernel's file clock (a few ms) before they
- *	were read are not cached; where file times have whole seconds only,
- *	within OA2_CACHE_RACY_SECS + 1 seconds (oa2_cache.c says why).
- *	Cached tokens are wiped when replaced or dropped;
- *	oa2_mark_stale() drops the path's entry and oa2_token_cache_forget()
- *	drops one (NULL: all).  With force set, the cache is neither used
- *	nor filled.
+ *	See oa2_cache.c.
  *--*/
 #ifndef OA2_CACHE_H
 #define OA2_CACHE_H

@@ -4,6 +4,32 @@
  *	oa2_config 3
  * SUMMARY
  *	the global configuration file
+ * SYNOPSIS
+ *	#include "oa2_config.h"
+ *
+ *	const char *oa2_config_path()
+ *	void	oa2_config_init(cfg)
+ *	enum oa2_status oa2_config_load(cfg, path, must_exist, err)
+ *	enum oa2_status oa2_config_parse(cfg, path, data, len, err)
+ *	const char *oa2_config_str(cfg, id)
+ *	void	oa2_config_free(cfg)
+ * DESCRIPTION
+ *	A JSON object.  Its members are the settings that
+ *	oa2_settings_table[] (oa2_settings(3)) marks OA2_IN_CONFIG: defaults
+ *	for the token files' own fields, plus settings of their own
+ *	(timeouts for requests to the token endpoint, the log level), each
+ *	checked against its type there.  sasl-xoauth2's own settings are
+ *	accepted and ignored (OA2_T_IGNORED), so its configuration file can
+ *	be used as it is.  Any other member is an error naming it (a typo
+ *	must not pass silently).  Seconds are at most OA2_CONFIG_SECONDS_MAX.
+ *
+ *	oa2_config_path() is the file to read: $SASL_OAUTH2_CONFIG when the
+ *	process is not set-uid or set-gid, else the compiled-in
+ *	OA2_CONFIG_FILE.  oa2_config_load() with must_exist 0 treats a missing
+ *	file as an empty configuration.  A file holding client_secret must
+ *	not be readable by others (mode & 004).
+ * LICENSE
+ *	MIT
  *--*/
 #include "config.h"
 

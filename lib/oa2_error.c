@@ -4,6 +4,23 @@
  *	oa2_error 3
  * SUMMARY
  *	one-line error messages
+ * SYNOPSIS
+ *	#include "oa2_error.h"
+ *
+ *	enum oa2_status oa2_error_set(err, status, code, fmt, ...)
+ *	void	oa2_error_clear(err)
+ *	const char *oa2_status_name(status)
+ * DESCRIPTION
+ *	Every core function that can fail returns an enum oa2_status and,
+ *	when it fails, fills a struct oa2_error with one line of text that
+ *	names the file or field at fault and says what to do.  The text never
+ *	holds a secret.  The SASL glue maps the class to a SASL result code;
+ *	the tool maps it to an exit status.
+ *
+ *	code is a short machine word ("invalid_grant", "token_file",
+ *	"network", ...) that `sasl-oauth2 explain CODE` knows about.
+ * LICENSE
+ *	MIT
  *--*/
 #include "config.h"
 

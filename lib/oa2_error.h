@@ -5,14 +5,7 @@
  * SUMMARY
  *	result classes and one-line error messages of the core
  * DESCRIPTION
- *	Every core function that can fail returns an enum oa2_status and,
- *	when it fails, fills a struct oa2_error with one line of text that
- *	names the file or field at fault and says what to do.  The text never
- *	holds a secret.  The SASL glue maps the class to a SASL result code;
- *	the tool maps it to an exit status.
- *
- *	code is a short machine word ("invalid_grant", "token_file",
- *	"network", ...) that `sasl-oauth2 explain CODE` knows about.
+ *	See oa2_error.c.
  *--*/
 #ifndef OA2_ERROR_H
 #define OA2_ERROR_H

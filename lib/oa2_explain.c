@@ -4,13 +4,40 @@
  *	oa2_explain 3
  * SUMMARY
  *	plain-words pages for error codes
+ * SYNOPSIS
+ *	#include "oa2_explain.h"
+ *
+ *	const struct oa2_explain *oa2_explain_find(code)
+ *	size_t	oa2_explain_count()
+ *	const struct oa2_explain *oa2_explain_at(i)
  * DESCRIPTION
+ *	Every error the core, the plugin and the tool report carries a short
+ *	code (struct oa2_error.code): an OAuth error word ("invalid_grant"),
+ *	a local class ("token_file", "network", "tls", ...), a Microsoft
+ *	Entra code ("AADSTS700082"), or an SMTP enhanced status ("5.7.139").
+ *	Each has a page here: a one-line summary, the known causes (one per
+ *	line, "cause: what to do"), and the one thing to do first, naming
+ *	the console page and the click that fixes it.  The plugin's log
+ *	lines end with "(see: sasl-oauth2 explain CODE)"; the tool prints
+ *	the same page when it meets the error.
+ *
+ *	oa2_explain_find() looks a code up after normalising it: case is
+ *	ignored, surrounding blanks and a trailing ":" are dropped,
+ *	"Error 400: redirect_uri_mismatch" finds redirect_uri_mismatch,
+ *	"aadsts50011" and "50011" find AADSTS50011, "535 5.7.139 ..." finds
+ *	5.7.139, "http_503" finds http_5xx and other "http_4NN" http_4xx.
+ *	Aliases ("expired_token" for the device flow, ...) are entries of
+ *	their own.  Returns NULL when nothing matches.
+ *
+ *	oa2_explain_count() and oa2_explain_at() enumerate the table (for
+ *	"sasl-oauth2 explain" without a code, and for the tests).
+ *
  *	One table, one entry per code.  The texts name the console page and
  *	the click (Google Cloud console, Microsoft Entra admin center,
  *	Microsoft 365 admin center), or the exact command.  Facts and their
  *	sources: ../shared/PROVIDERS.md (sections A and B).
  * SEE ALSO
- *	oa2_explain.h, the contract; sasl-oauth2(1), "explain".
+ *	sasl-oauth2(1), "explain".
  * LICENSE
  *	MIT
  *--*/

@@ -8,6 +8,9 @@
  *	What oa2_http.h declares that does not depend on libcurl: the form
  *	encoder (oa2_form_add, oa2_form_escape) and the host part of a URL
  *	for messages (oa2_url_host, never showing userinfo).
+ *
+ *	oa2_form_add() appends name=value with both parts percent-encoded
+ *	(and "&" when the form is not empty).
  *--*/
 #include "config.h"
 

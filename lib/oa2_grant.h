@@ -5,10 +5,7 @@
  * SUMMARY
  *	the OAuth client side: requests, client authentication, replies
  * DESCRIPTION
- *	See oa2_grant.c.  The inputs are explicit: struct oa2_client names
- *	the token endpoint, the client and how it authenticates; every
- *	request goes through oa2_grant_post(), which adds that
- *	authentication and calls oa2_http_post_form().
+ *	See oa2_grant.c.
  *--*/
 #ifndef OA2_GRANT_H
 #define OA2_GRANT_H

@@ -18,6 +18,27 @@
  *
  *	void oa2_http_cleanup(void)
  * DESCRIPTION
+ *	oa2_http_post_form() sends an application/x-www-form-urlencoded
+ *	body, oa2_http_get() a GET (discovery); both collect the reply body
+ *	(at most opts->max_body bytes) and HTTP status.  TLS peer and host
+ *	verification are always on (lib/oa2_tls.c: one policy for all); the
+ *	CA bundle file or directory may be chosen.  Only https:// URLs are
+ *	accepted (http:// only to a loopback literal, for tests and RFC 8252
+ *	style local servers, and only with allow_http); a URL with a control
+ *	byte or a space is refused.  Redirects are not followed.
+ *
+ *	When basic_user is not NULL the client authenticates with HTTP Basic
+ *	(RFC 6749 2.3.1, both parts form-encoded first).
+ *
+ *	Failures: OA2_ERR_TEMP with code "network" (connect, DNS, reset),
+ *	"timeout"; OA2_ERR_PERM with code "tls" (certificate not trusted,
+ *	wrong host name: a configuration problem, not a passing one);
+ *	OA2_ERR_PROTO "too_large" when the body exceeds the cap;
+ *	OA2_ERR_INPUT "url" for a refused URL, "ca_bundle" for an unreadable
+ *	CA bundle.  A TLS refusal names its reason (lib/oa2_tls.c).  The
+ *	message names the host, never the body or the form (they hold
+ *	secrets).
+ *
  *	One easy handle per request, one connection per handle, closed when
  *	the request ends: a refresh happens about once an hour, so a handle
  *	or connection kept for the next one would only hold a socket and an
@@ -44,6 +65,8 @@
  *	text (connection level only) is.  Environment proxies are ignored
  *	unless opts->proxy_from_env says otherwise: a proxy is used only when
  *	the token file or the configuration names one.
+ * LICENSE
+ *	MIT
  *--*/
 #include "config.h"
 

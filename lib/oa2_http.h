@@ -5,30 +5,7 @@
  * SUMMARY
  *	every HTTP request of plugin and tool (libcurl)
  * DESCRIPTION
- *	oa2_http_post_form() sends an application/x-www-form-urlencoded
- *	body, oa2_http_get() a GET (discovery); both collect the reply body
- *	(at most opts->max_body bytes) and HTTP status.  TLS peer and host
- *	verification are always on (lib/oa2_tls.c: one policy for all); the
- *	CA bundle file or directory may be chosen.  Only https:// URLs are
- *	accepted (http:// only to a loopback literal, for tests and RFC 8252
- *	style local servers, and only with allow_http); a URL with a control
- *	byte or a space is refused.  Redirects are not followed.  libcurl is
- *	initialised here once, lazily and thread-safely, by the first
- *	request; only oa2_http_cleanup() (tools at exit) undoes it.
- *
- *	When basic_user is not NULL the client authenticates with HTTP Basic
- *	(RFC 6749 2.3.1, both parts form-encoded first).
- *
- *	Failures: OA2_ERR_TEMP with code "network" (connect, DNS, reset),
- *	"timeout"; OA2_ERR_PERM with code "tls" (certificate not trusted,
- *	wrong host name: a configuration problem, not a passing one);
- *	OA2_ERR_PROTO "too_large" when the body exceeds the cap;
- *	OA2_ERR_INPUT "url" for a refused URL, "ca_bundle" for an unreadable
- *	CA bundle.  A TLS refusal names its reason (lib/oa2_tls.c).  The message names the host,
- *	never the body or the form (they hold secrets).
- *
- *	oa2_form_add() appends name=value with both parts percent-encoded
- *	(and "&" when the form is not empty).
+ *	See oa2_http.c.
  *--*/
 #ifndef OA2_HTTP_H
 #define OA2_HTTP_H

@@ -5,9 +5,7 @@
  * SUMMARY
  *	jansson without a process-wide allocator: parse, wipe, dump
  * DESCRIPTION
- *	Every JSON document that holds a secret is parsed, released and
- *	serialized through these functions; see oa2_json.c for why and for
- *	what residue jansson still leaves.
+ *	See oa2_json.c.
  *--*/
 #ifndef OA2_JSON_H
 #define OA2_JSON_H

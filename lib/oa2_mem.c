@@ -4,6 +4,36 @@
  *	oa2_mem 3
  * SUMMARY
  *	allocation, secret wiping and a bounded growable buffer
+ * SYNOPSIS
+ *	#include "oa2_mem.h"
+ *
+ *	void	*oa2_malloc(n)
+ *	void	*oa2_calloc(n, size)
+ *	void	*oa2_realloc(p, n)
+ *	void	oa2_free(p)
+ *	char	*oa2_strdup(s)
+ *	char	*oa2_strndup(s, n)
+ *	void	oa2_wipe(p, n)
+ *	void	oa2_free_secret(sp)
+ *	void	oa2_mem_fail_at(k)
+ *	unsigned long oa2_mem_count()
+ *
+ *	void	oa2_buf_init(b, max)
+ *	int	oa2_buf_append(b, p, n)
+ *	int	oa2_buf_puts(b, s)
+ *	int	oa2_buf_putc(b, c)
+ *	void	oa2_buf_reset(b)
+ *	void	oa2_buf_free(b)
+ * DESCRIPTION
+ *	All core allocations go through oa2_malloc() and friends, so that a
+ *	test can make the k-th allocation fail (oa2_mem_fail_at()).  Secrets
+ *	are wiped with oa2_wipe(), which the compiler cannot optimise away,
+ *	before their memory is released.
+ *
+ *	struct oa2_buf is a byte buffer with a hard size cap; it always keeps
+ *	a NUL after the data, and oa2_buf_free() wipes what it held.
+ * LICENSE
+ *	MIT
  *--*/
 #include "config.h"
 

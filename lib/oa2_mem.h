@@ -5,13 +5,7 @@
  * SUMMARY
  *	allocation, secret wiping and a bounded growable buffer
  * DESCRIPTION
- *	All core allocations go through oa2_malloc() and friends, so that a
- *	test can make the k-th allocation fail (oa2_mem_fail_at()).  Secrets
- *	are wiped with oa2_wipe(), which the compiler cannot optimise away,
- *	before their memory is released.
- *
- *	struct oa2_buf is a byte buffer with a hard size cap; it always keeps
- *	a NUL after the data, and oa2_buf_free() wipes what it held.
+ *	See oa2_mem.c.
  *--*/
 #ifndef OA2_MEM_H
 #define OA2_MEM_H

@@ -4,10 +4,23 @@
  *	oa2_provider 3
  * SUMMARY
  *	known OAuth providers
+ * SYNOPSIS
+ *	#include "oa2_provider.h"
+ *
+ *	const struct oa2_provider *oa2_provider_find(name)
+ *	int	oa2_provider_url(tmpl, tenant, buf, size)
+ *	const char *oa2_provider_names()
+ * DESCRIPTION
+ *	oa2_provider_find() returns the preset for "google", "microsoft",
+ *	"microsoft-us" (US Government cloud) or "microsoft-cn" (China, 21Vianet),
+ *	or NULL.  URLs may contain "{tenant}", which oa2_provider_url()
+ *	replaces (default "common").
  * SEE ALSO
  *	https://developers.google.com/identity/protocols/oauth2/native-app
  *	https://learn.microsoft.com/en-us/entra/identity-platform/v2-protocols
  *	https://learn.microsoft.com/en-us/exchange/client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth
+ * LICENSE
+ *	MIT
  *--*/
 #include "config.h"
 

@@ -5,10 +5,7 @@
  * SUMMARY
  *	known OAuth providers: endpoints, scopes, quirks
  * DESCRIPTION
- *	oa2_provider_find() returns the preset for "google", "microsoft",
- *	"microsoft-us" (US Government cloud) or "microsoft-cn" (China, 21Vianet),
- *	or NULL.  URLs may contain "{tenant}", which oa2_provider_url()
- *	replaces (default "common").
+ *	See oa2_provider.c.
  *--*/
 #ifndef OA2_PROVIDER_H
 #define OA2_PROVIDER_H

@@ -4,6 +4,42 @@
  *	oa2_refresh 3
  * SUMMARY
  *	get a usable access token for a token file, refreshing when due
+ * SYNOPSIS
+ *	#include "oa2_refresh.h"
+ *
+ *	enum oa2_status oa2_access_token(path, opts, tok, info, err)
+ *	enum oa2_status oa2_access_token_stat(path, opts, tok, info, sb, sb_ok,
+ *			err)
+ *	enum oa2_status oa2_mark_stale(path, access_token, err)
+ *	int	oa2_token_fresh(tok, margin, now)
+ * DESCRIPTION
+ *	oa2_access_token() is what the plugin and the tool's "refresh" call.
+ *	It loads the token file; when the access token is missing or
+ *	expires within the refresh window (token file's refresh_window,
+ *	else the configuration's, default OA2_REFRESH_WINDOW_DEFAULT), or
+ *	when force is set, it takes the file's lock, reads the file again (another process may have
+ *	refreshed it meanwhile: then that result is used and no request is
+ *	made), posts a refresh_token grant to the token endpoint, and writes
+ *	the new access token, its expiry and any rotated refresh token back
+ *	(atomically) before it does anything else with the reply.
+ *
+ *	A failed refresh never changes the file.  When a temporary failure
+ *	happens while the stored access token has not yet expired (it was
+ *	only inside the refresh window), that token is used and
+ *	info->stale_ok is set, so mail keeps flowing.
+ *
+ *	Settings are resolved once per read of the file
+ *	(oa2_settings_resolve(): token file, then the configuration, then the
+ *	provider preset).  A missing token endpoint or client_id is an
+ *	OA2_ERR_INPUT error naming the file and the field.
+ *
+ *	oa2_mark_stale() sets the expiry of the file's access token to 0 if
+ *	the file still holds the token the server refused, so the next
+ *	attempt refreshes (through oa2_token_modify(); best effort).
+ *
+ *	oa2_access_token_stat() is oa2_access_token() for the token cache
+ *	(oa2_cache(3)): *sb_ok says whether *sb is the fstat of the file the
+ *	document was read from, unchanged by us.
  * SECURITY
  *	The request form and the reply hold the refresh token, the client
  *	secret and the access token: they live in wiped buffers only, and no
@@ -12,6 +48,8 @@
  * SEE ALSO
  *	oa2_settings(3), where every setting comes from; oa2_tokfile(3),
  *	oa2_token_modify(), which holds the lock around a refresh.
+ * LICENSE
+ *	MIT
  *--*/
 #include "config.h"
 

@@ -16,7 +16,26 @@
  *	void	oa2_settings_resolve(s, tok, cfg)
  *	enum oa2_status oa2_settings_require(s, path, err)
  * DESCRIPTION
- *	See oa2_settings.h.  A setting's name is spelled here and in the code
+ *	oa2_settings_table[] names each member a token file or the
+ *	configuration file may hold, once: its JSON type, where it may appear
+ *	(token file, configuration, provider preset), its default and whether
+ *	it is a secret.  The token file's validation (oa2_tokdoc(3)), the
+ *	configuration's (oa2_config(3)), the fuzzers' oracles and the tool
+ *	(import, status, doctor) read it; nothing else lists setting names.
+ *
+ *	oa2_settings_resolve() fills a struct oa2_settings from a token file
+ *	(either may be NULL), the configuration and the provider preset, in
+ *	that order: the first that sets a value wins (an empty string in the
+ *	token file counts as not set).  The strings point into the token
+ *	document, the configuration or static storage and live as long as
+ *	they do.  The preset only supplies the token and revocation
+ *	endpoints (its default scope is authorize's, not a refresh's).
+ *	Resolving never fails; what is missing or wrong is recorded, and
+ *	oa2_settings_require() turns it into the one-line error a refresh
+ *	reports (no token endpoint, unknown provider, bad tenant, no
+ *	client_id), naming the token file and the field.
+ *
+ *	A setting's name is spelled here and in the code
  *	that uses it through its id (OA2_S_...), never again as a string.
  * SEE ALSO
  *	sasl-oauth2-token(5), sasl-oauth2.conf(5), oa2_limits.h.

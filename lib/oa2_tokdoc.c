@@ -27,6 +27,12 @@
  *	shallow copy, and the copy replaces the document only when every step
  *	succeeded.  A NULL or empty new refresh token keeps the old one.  Each
  *	change counts in tok->edits.
+ *
+ *	oa2_token_update() sets access_token, expiry (as a string) and the
+ *	new refresh token.
+ *	oa2_token_str() is the string member of a setting, or NULL.
+ *	oa2_token_free() releases the document with oa2_json_wipe_decref(),
+ *	which wipes its strings.
  * DIAGNOSTICS
  *	Each failure fills *err with one line that starts with the file,
  *	names the field at fault and says what to do.  Status OA2_ERR_INPUT
@@ -41,7 +47,7 @@
  *	Documents are released with oa2_json_wipe_decref(), which zeroes
  *	their strings first (oa2_json(3) says what jansson still leaves).
  * SEE ALSO
- *	oa2_tokfile.h, the contract; sasl-oauth2-token(5), the file format.
+ *	oa2_tokfile(3); sasl-oauth2-token(5), the file format.
  * LICENSE
  *	MIT
  *--*/

@@ -17,9 +17,37 @@
  *	document), oa2_toklock(3) (the lock) and oa2_toksave(3) (the atomic
  *	save) -- are the only code that touches such a file.
  *
- *	oa2_token_load() first checks the file itself (regular file, not a
- *	symbolic link, mode 0600 or stricter, not empty, at most
- *	OA2_TOKFILE_MAX bytes), then parses it with oa2_token_parse().  A
+ *	A token file is a JSON object, field-compatible with sasl-xoauth2;
+ *	its members, their types and which of them are secrets are listed
+ *	once, in oa2_settings_table[] (oa2_settings(3)).  "refresh_token" is
+ *	required; every member the table does not know is kept as it is and
+ *	written back unchanged (order preserved).
+ *
+ *	Four modules implement it:
+ *	oa2_tokdoc(3), the document: oa2_token_parse(), the views, the
+ *	edits (oa2_token_update(), oa2_token_set_string(), oa2_token_new()),
+ *	oa2_token_free();
+ *	oa2_toklock(3), the lock: oa2_token_lock() takes an exclusive
+ *	open-file-description lock on the inode the path names once the lock
+ *	is granted, oa2_token_unlock() releases it;
+ *	oa2_toksave(3), the atomic save: oa2_token_save() (temporary file,
+ *	fsync, rename, directory fsync, removal of stale temporary files);
+ *	oa2_tokfile(3), the file: oa2_token_load(), the one load, and
+ *	oa2_token_modify(), lock -> load -> edit -> save.
+ *
+ *	oa2_token_load() reads path (fd < 0: opened without following a
+ *	symbolic link) or the open descriptor fd (a locked file, read from
+ *	offset 0), and refuses, each with one line naming the file, the
+ *	field and the fix: a symlink, anything but a regular file, a file
+ *	with any group or other permission bit (mode & 077), an unreadable
+ *	file, an empty file, a file over OA2_TOKFILE_MAX bytes, invalid JSON
+ *	(with line and column), a non-object, a missing/empty/non-string
+ *	refresh_token, and any known field of the wrong type.  All these are
+ *	OA2_ERR_INPUT with err->code "token_file".
+ *
+ *	It first checks the file itself (regular file, not a symbolic link,
+ *	mode 0600 or stricter, not empty, at most OA2_TOKFILE_MAX bytes),
+ *	then parses it with oa2_token_parse().  A
  *	load is open, fstat, one pread (the buffer is sized from fstat; a
  *	file that grew meanwhile is read on up to the cap) and close; with a
  *	descriptor (fd >= 0, a locked file) it is fstat and pread from offset
@@ -31,7 +59,12 @@
  *	oa2_token_lock(), oa2_token_load() of the locked descriptor, the
  *	caller's edit, oa2_token_save() when the edit succeeded and changed
  *	the document (tok->edits), oa2_token_unlock().  A refresh, marking a
- *	token stale and the tool's time stamps all go through it.
+ *	token stale and the tool's time stamps all go through it.  The edit
+ *	is fn(tok, arg, err); the document is saved only when fn returned
+ *	OA2_OK and changed it.  With held not NULL, held->tok receives the document as it
+ *	is after fn (also when fn failed; the caller frees it), held->sb the
+ *	fstat of the file it was read from, and held->locked says whether
+ *	the lock was taken (a failure with locked 0 is the lock's).
  * DIAGNOSTICS
  *	Each failure fills *err with one line that starts with the file,
  *	names the field at fault and says what to do.  Status OA2_ERR_INPUT
@@ -41,7 +74,8 @@
  * SECURITY
  *	Buffers that held the file are wiped before they are freed.
  * SEE ALSO
- *	oa2_tokfile.h, the contract; sasl-oauth2-token(5), the file format.
+ *	oa2_tokdoc(3), oa2_toklock(3), oa2_toksave(3);
+ *	sasl-oauth2-token(5), the file format.
  * LICENSE
  *	MIT
  *--*/

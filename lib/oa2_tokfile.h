@@ -5,53 +5,7 @@
  * SUMMARY
  *	token file: the document, its lock, its atomic save, one load
  * DESCRIPTION
- *	A token file is a JSON object, field-compatible with sasl-xoauth2;
- *	its members, their types and which of them are secrets are listed
- *	once, in oa2_settings_table[] (oa2_settings(3)).  "refresh_token" is
- *	required; every member the table does not know is kept as it is and
- *	written back unchanged (order preserved).
- *
- *	Four modules implement it:
- *	oa2_tokdoc(3), the document: oa2_token_parse(), the views, the
- *	edits (oa2_token_update(), oa2_token_set_string(), oa2_token_new()),
- *	oa2_token_free();
- *	oa2_toklock(3), the lock: oa2_token_lock() takes an exclusive
- *	open-file-description lock on the inode the path names once the lock
- *	is granted, oa2_token_unlock() releases it;
- *	oa2_toksave(3), the atomic save: oa2_token_save() (temporary file,
- *	fsync, rename, directory fsync, removal of stale temporary files);
- *	oa2_tokfile(3), the file: oa2_token_load(), the one load, and
- *	oa2_token_modify(), lock -> load -> edit -> save.
- *
- *	oa2_token_load() reads path (fd < 0: opened without following a
- *	symbolic link) or the open descriptor fd (a locked file, read from
- *	offset 0), and refuses, each with one line naming the file, the
- *	field and the fix: a symlink, anything but a regular file, a file
- *	with any group or other permission bit (mode & 077), an unreadable
- *	file, an empty file, a file over OA2_TOKFILE_MAX bytes, invalid JSON
- *	(with line and column), a non-object, a missing/empty/non-string
- *	refresh_token, and any known field of the wrong type.  All these are
- *	OA2_ERR_INPUT with err->code "token_file".  When sb is not NULL it
- *	receives the fstat of the file that was read (for caches).
- *
- *	oa2_token_modify() locks path, loads it, calls fn(tok, arg, err) and,
- *	when fn returned OA2_OK and changed the document, saves it, then
- *	unlocks.  With held not NULL, held->tok receives the document as it
- *	is after fn (also when fn failed; the caller frees it), held->sb the
- *	fstat of the file it was read from, and held->locked says whether
- *	the lock was taken (a failure with locked 0 is the lock's).
- *
- *	oa2_token_save() writes the document to a temporary file in the same
- *	directory, fsyncs it, renames it over the path and fsyncs the
- *	directory.  On any failure the temporary file is removed and the
- *	old file is untouched.  oa2_token_save_hook, when set (tests only),
- *	is called after each step: "written", "synced", "renamed".
- *
- *	oa2_token_update() sets access_token, expiry (as a string) and, when
- *	refresh_token is not NULL or empty, the new refresh token.
- *	oa2_token_str() is the string member of a setting, or NULL.
- *	oa2_token_free() releases the document with oa2_json_wipe_decref(),
- *	which wipes its strings.
+ *	See oa2_tokfile.c.
  *--*/
 #ifndef OA2_TOKFILE_H
 #define OA2_TOKFILE_H

@@ -26,7 +26,9 @@
  *	member (a JSON null "error" counts as none).  Then access_token,
  *	token_type and scope (NULL when absent or not strings),
  *	refresh_token (NULL when absent, null or empty: the old one stays
- *	valid) and expires_in are filled; error and error_description are
+ *	valid, as Google does not rotate; when present the caller must
+ *	persist it: Microsoft and oidc-provider rotate) and expires_in are
+ *	filled; error and error_description are
  *	NULL.  expires_in is 0 when absent; a JSON integer, a JSON real
  *	(rounded down) or a string of 1 to 10 digits (old Azure AD) is
  *	accepted when it is not negative and at most ten years.

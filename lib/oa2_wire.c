@@ -39,6 +39,7 @@
  *	It builds the raw (not yet base64) initial client response of the
  *	two bearer mechanisms and decodes the JSON a server sends back as
  *	an error challenge.
+ *	The SASL library or the application does the base64 step.
  *
  *	oa2_wire_check_token() accepts tok[0..len) when it is 1 to
  *	OA2_TOKEN_MAX bytes of printable ASCII (%x21-7E).  That is RFC
@@ -46,13 +47,33 @@
  *	tokens and JWTs stay within b64token, but a provider that uses
  *	another visible character would break nothing on the wire.
  *
+ *	oa2_wire_xoauth2() builds "user=" U ^A "auth=Bearer " T ^A ^A.
+ *
+ *	oa2_wire_oauthbearer() builds the RFC 7628 section 3.1 message:
+ *	"n,a=" saslname "," ^A ["host=" H ^A] ["port=" P ^A] "auth=Bearer " T ^A ^A
+ *	with "," and "=" in the user escaped as "=2C" and "=3D" (RFC 5801).
+ *	host is omitted when NULL or empty, port when 0.
+ *
+ *	Both refuse (OA2_ERR_INPUT) an empty token, a token holding 0x01, CR
+ *	or LF or any byte outside RFC 6750's b64token set plus those printable
+ *	bytes providers really send; an empty user or a user holding 0x01, CR,
+ *	LF or NUL; a host with such bytes.
+ *
  *	oa2_wire_xoauth2() and oa2_wire_oauthbearer() check their inputs
  *	first and, when all is well, replace the content of out (which
  *	must have been set up with oa2_buf_init()) with the message.  The
  *	message is built aside and moved in only when complete, so on any
  *	failure out is left exactly as it was.  The old content is wiped.
  *
- *	oa2_wire_parse_challenge() reads at most OA2_CHALLENGE_MAX bytes
+ *	oa2_wire_parse_challenge() decodes a server error challenge (already
+ *	base64-decoded by the SASL library): a JSON object with "status"
+ *	(XOAUTH2: "400"/"401"/...; OAUTHBEARER: "invalid_token",
+ *	"insufficient_scope", "invalid_request"), and optional "schemes",
+ *	"scope", "openid-configuration".  Missing optional fields are left as
+ *	empty strings.  Not JSON, not an object, or
+ *	no string "status" -> OA2_ERR_PROTO.
+ *
+ *	It reads at most OA2_CHALLENGE_MAX bytes
  *	of JSON.  "status" may be a string or (some servers send 401 bare)
  *	a number; it is stored as text.  The other members are optional
  *	and ignored unless they are strings.  Values longer than their

@@ -5,29 +5,7 @@
  * SUMMARY
  *	XOAUTH2 and OAUTHBEARER (RFC 7628) client messages; server error challenges
  * DESCRIPTION
- *	Pure functions: no I/O, no SASL headers.  The output is the raw
- *	(not base64) client response; the SASL library or the application
- *	does the base64 step.
- *
- *	oa2_wire_xoauth2() builds "user=" U ^A "auth=Bearer " T ^A ^A.
- *
- *	oa2_wire_oauthbearer() builds the RFC 7628 section 3.1 message:
- *	"n,a=" saslname "," ^A ["host=" H ^A] ["port=" P ^A] "auth=Bearer " T ^A ^A
- *	with "," and "=" in the user escaped as "=2C" and "=3D" (RFC 5801).
- *	host is omitted when NULL or empty, port when 0.
- *
- *	Both refuse (OA2_ERR_INPUT) an empty token, a token holding 0x01, CR
- *	or LF or any byte outside RFC 6750's b64token set plus those printable
- *	bytes providers really send; an empty user or a user holding 0x01, CR,
- *	LF or NUL; a host with such bytes.  Nothing is written to out then.
- *
- *	oa2_wire_parse_challenge() decodes a server error challenge (already
- *	base64-decoded by the SASL library): a JSON object with "status"
- *	(XOAUTH2: "400"/"401"/...; OAUTHBEARER: "invalid_token",
- *	"insufficient_scope", "invalid_request"), and optional "schemes",
- *	"scope", "openid-configuration".  Missing optional fields are left as
- *	empty strings; over-long values are cut.  Not JSON, not an object, or
- *	no string "status" -> OA2_ERR_PROTO.
+ *	See oa2_wire.c.
  *--*/
 #ifndef OA2_WIRE_H
 #define OA2_WIRE_H

@@ -5,16 +5,7 @@
  * SUMMARY
  *	shared declarations of the sasl-oauth2 command's modules
  * DESCRIPTION
- *	The command is split by subcommand (authorize.c, status.c,
- *	conntest.c, revoke.c, import.c, doctor.c) over helpers in util.c
- *	(messages, exit codes, secrets from files or the terminal, HTTP GET
- *	for OpenID discovery, time helpers), loopback.c (the RFC 8252
- *	redirect listener) and qr.c (the QR code on a terminal).  What is
- *	said to the OAuth server, and read from it, is lib/oa2_grant.c's.
- *
- *	Messages go to stderr, prefixed "sasl-oauth2: "; results meant for
- *	scripts (the authorization URL, status --json) go to stdout.  No
- *	function here ever prints a token or a secret.
+ *	See sasl-oauth2.c.
  *--*/
 #ifndef SAO_H
 #define SAO_H

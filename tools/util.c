@@ -6,8 +6,8 @@
  *	helpers of the sasl-oauth2 command
  * DESCRIPTION
  *	Messages and exit codes, secrets read from files, standard input or
- *	the terminal (never argv), an HTTPS GET for OpenID discovery, time
- *	formatting, and small token-file edits under the file's lock.
+ *	the terminal (never argv), time formatting, and small token-file
+ *	edits under the file's lock.
  * SECURITY
  *	Secrets read here live in memory the caller wipes with
  *	oa2_free_secret(); the line buffers are wiped before they are freed.
