@@ -13,6 +13,7 @@
  *	int	oa2_setting_digits(v, max, out)
  *	const char *oa2_setting_type_name(v)
  *	int	oa2_setting_log_level(name)
+ *	long long oa2_effective_window(configured, lifetime)
  *	void	oa2_settings_resolve(s, tok, cfg)
  *	enum oa2_status oa2_settings_require(s, path, err)
  * DESCRIPTION
@@ -202,7 +203,7 @@ pick(const struct oa2_token *tok, const struct oa2_config *cfg,
 	return (oa2_config_str(cfg, id));
 }
 
-/* oa2_settings_resolve - token file, then configuration, then preset */
+/* oa2_effective_window - the refresh window, at most half the token lifetime */
 long long
 oa2_effective_window(long long configured, long long lifetime)
 {
@@ -211,6 +212,7 @@ oa2_effective_window(long long configured, long long lifetime)
 	return (configured);
 }
 
+/* oa2_settings_resolve - token file, then configuration, then preset */
 void
 oa2_settings_resolve(struct oa2_settings *s, const struct oa2_token *tok,
 		             const struct oa2_config *cfg)

@@ -487,7 +487,7 @@ device_flow(struct az *a, struct oa2_tokresp *tr, char **user_out,
 
 /* ------------------------------------------------------------ the token file */
 
-/* existing_token_works - 1 refuse (works or cannot tell), 0 replace, -1 error printed */
+/* existing_token_check - 1 refuse (works or cannot tell), 0 replace, -1 error printed */
 static int
 existing_token_check(const struct az *a, const struct oa2_config *cfg)
 {

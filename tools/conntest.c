@@ -745,7 +745,7 @@ attempt(struct test *t)
 	return r;
 }
 
-/* smtp_code - explain code of an SMTP enhanced status in the reply, if any */
+/* reply_code - explain code of an SMTP enhanced status in the reply, if any */
 static const char *
 reply_code(const char *reply)
 {

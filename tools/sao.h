@@ -62,7 +62,7 @@ long long sao_parse_epoch(const char *s);		/* digits -> value, else -1 */
 int sao_isatty_err(void);
 
 /* Token file helpers (util.c). */
-/* sao_set_time_field - under the file's lock, set name to now (epoch string) */
+/* sao_stamp - under the file's lock, set name to now (epoch string) */
 int sao_stamp(const char *path, const char *name, struct oa2_error *err);
 /* sao_chown_spec - chown path to "user[:group]"; 0 ok, -1 (message printed) */
 int sao_chown_spec(const char *path, const char *spec);
