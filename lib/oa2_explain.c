@@ -21,6 +21,11 @@
  *	lines end with "(see: sasl-oauth2 explain CODE)"; the tool prints
  *	the same page when it meets the error.
  *
+ *	One table, one entry per code.  The texts name the console page and
+ *	the click (Google Cloud console, Microsoft Entra admin center,
+ *	Microsoft 365 admin center), or the exact command.  Facts and their
+ *	sources: ../shared/PROVIDERS.md (sections A and B).
+ *
  *	oa2_explain_find() looks a code up after normalising it: case is
  *	ignored, surrounding blanks and a trailing ":" are dropped,
  *	"Error 400: redirect_uri_mismatch" finds redirect_uri_mismatch,
@@ -31,11 +36,6 @@
  *
  *	oa2_explain_count() and oa2_explain_at() enumerate the table (for
  *	"sasl-oauth2 explain" without a code, and for the tests).
- *
- *	One table, one entry per code.  The texts name the console page and
- *	the click (Google Cloud console, Microsoft Entra admin center,
- *	Microsoft 365 admin center), or the exact command.  Facts and their
- *	sources: ../shared/PROVIDERS.md (sections A and B).
  * SEE ALSO
  *	sasl-oauth2(1), "explain".
  * LICENSE

@@ -5,7 +5,7 @@
  * SUMMARY
  *	the one TLS trust policy of plugin, tool and connection test
  * DESCRIPTION
- *	See lib/oa2_tls.c.
+ *	See oa2_tls.c.
  *--*/
 #ifndef OA2_TLS_H
 #define OA2_TLS_H

@@ -28,8 +28,8 @@
  *	refresh_token (NULL when absent, null or empty: the old one stays
  *	valid, as Google does not rotate; when present the caller must
  *	persist it: Microsoft and oidc-provider rotate) and expires_in are
- *	filled; error and error_description are
- *	NULL.  expires_in is 0 when absent; a JSON integer, a JSON real
+ *	filled; error and error_description are NULL.  expires_in is 0 when
+ *	absent; a JSON integer, a JSON real
  *	(rounded down) or a string of 1 to 10 digits (old Azure AD) is
  *	accepted when it is not negative and at most ten years.
  *

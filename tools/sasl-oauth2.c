@@ -8,19 +8,19 @@
  *	see usage() below: it is the SYNOPSIS of man/sasl-oauth2.1, word for
  *	word (tests/e2e/tool-cli.sh compares them).
  * DESCRIPTION
+ *	main() dispatches to one subcommand; each lives in its own file.
+ *	"explain" and "version" are here.
+ *
  *	The command is split by subcommand (authorize.c, status.c,
  *	conntest.c, revoke.c, import.c, doctor.c, token.c) over helpers in
  *	util.c (messages, exit codes, secrets from files or the terminal,
- *	time helpers), loopback.c (the RFC 8252
- *	redirect listener) and qr.c (the QR code on a terminal).  What is
- *	said to the OAuth server, and read from it, is lib/oa2_grant.c's.
+ *	time helpers), loopback.c (the RFC 8252 redirect listener) and qr.c
+ *	(the QR code on a terminal).  What is said to the OAuth server, and
+ *	read from it, is lib/oa2_grant.c's.
  *
  *	Messages go to stderr, prefixed "sasl-oauth2: "; results meant for
  *	scripts (the authorization URL, status --json) go to stdout.  No
- *	function here ever prints a token or a secret.
- *
- *	main() dispatches to one subcommand; each lives in its own file.
- *	"explain" and "version" are here.
+ *	function of the command ever prints a token or a secret.
  * LICENSE
  *	MIT
  *--*/

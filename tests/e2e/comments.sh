@@ -12,6 +12,9 @@
 # without our prefixes, calls it; or when a header under /usr/include declares
 # or defines it (libc, jansson, libcurl, OpenSSL, libsasl2); or when it is on
 # the short list below of functions that live inside a library's own source.
+# Manual page references must resolve too: oa2_x(3) to lib/oa2_x.c, and
+# sasl-oauth2...(N) to man/sasl-oauth2....N.  And each "/* name - purpose */"
+# heading must name the function it stands before.
 # One TAP line per file, the missing names as a diagnostic.  No build needed.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -116,6 +119,16 @@ for f in "${files[@]}"; do
 		total=$((total + 1))
 		grep -qxF -- "$n" <<<"$idents" && continue
 		[ -e "lib/$n.c" ] || [ -e "lib/$n.h" ] || [ -e "plugin/$n.c" ] || missing+=("$n")
+	done
+	# manual page references: oa2_x(3) is a module, sasl-oauth2...(N) a page
+	for r in $(grep -oE '(^|[^A-Za-z0-9_.-])(oa2_[a-z0-9_]+\(3h?\)|sasl-oauth2[a-z0-9.-]*\([1-8]\))' <<<"$comments" |
+		sed 's/^[^a-z]//' | sort -u); do
+		total=$((total + 1))
+		n=${r%%(*}; sec=${r#*(}; sec=${sec%)}
+		case $n in
+		oa2_*) [ -e "lib/$n.c" ] || [ -e "lib/$n.h" ] || missing+=("$r") ;;
+		*) [ -e "man/$n.$sec" ] || missing+=("$r") ;;
+		esac
 	done
 	# headings that name another function than the one they stand before
 	while read -r n fn; do
