@@ -13,15 +13,19 @@
  *	enum oa2_status oa2_mark_stale(path, access_token, err)
  *	int	oa2_token_fresh(tok, margin, now)
  * DESCRIPTION
- *	oa2_access_token() is what the plugin and the tool's "refresh" call.
- *	It loads the token file; when the access token is missing or
- *	expires within the refresh window (token file's refresh_window,
- *	else the configuration's, default OA2_REFRESH_WINDOW_DEFAULT), or
- *	when force is set, it takes the file's lock, reads the file again (another process may have
+ *	oa2_access_token() is what the tool's "refresh" calls; the plugin
+ *	calls it through the token cache (oa2_access_token_use(),
+ *	oa2_cache(3)).  It loads the token file; when the access token is
+ *	missing or expires within the refresh window (token file's
+ *	refresh_window, else the configuration's, default
+ *	OA2_REFRESH_WINDOW_DEFAULT; at most half the access token's
+ *	lifetime, oa2_effective_window()), or when force is set, it takes
+ *	the file's lock, reads the file again (another process may have
  *	refreshed it meanwhile: then that result is used and no request is
- *	made), posts a refresh_token grant to the token endpoint, and writes
- *	the new access token, its expiry and any rotated refresh token back
- *	(atomically) before it does anything else with the reply.
+ *	made), posts a refresh_token grant to the token endpoint, and
+ *	writes the new access token, its expiry and any rotated refresh
+ *	token back (atomically) before it does anything else with the
+ *	reply.
  *
  *	A failed refresh never changes the file.  When a temporary failure
  *	happens while the stored access token has not yet expired (it was

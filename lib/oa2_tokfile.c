@@ -58,13 +58,14 @@
  *	oa2_token_modify() is the one way to change a token file in place:
  *	oa2_token_lock(), oa2_token_load() of the locked descriptor, the
  *	caller's edit, oa2_token_save() when the edit succeeded and changed
- *	the document (tok->edits), oa2_token_unlock().  A refresh, marking a
- *	token stale and the tool's time stamps all go through it.  The edit
- *	is fn(tok, arg, err); the document is saved only when fn returned
- *	OA2_OK and changed it.  With held not NULL, held->tok receives the document as it
- *	is after fn (also when fn failed; the caller frees it), held->sb the
- *	fstat of the file it was read from, and held->locked says whether
- *	the lock was taken (a failure with locked 0 is the lock's).
+ *	the document (tok->edits), oa2_token_unlock().  A refresh, marking
+ *	a token stale and the tool's time stamps all go through it.  The
+ *	edit is fn(tok, arg, err); the document is saved only when fn
+ *	returned OA2_OK and changed it.  With held not NULL, held->tok
+ *	receives the document as it is after fn (also when fn failed; the
+ *	caller frees it), held->sb the fstat of the file it was read from,
+ *	and held->locked says whether the lock was taken (a failure with
+ *	locked 0 is the lock's).
  * DIAGNOSTICS
  *	Each failure fills *err with one line that starts with the file,
  *	names the field at fault and says what to do.  Status OA2_ERR_INPUT

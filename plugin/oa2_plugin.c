@@ -8,7 +8,8 @@
  *	The application gives a user name (SASL_CB_AUTHNAME, or an
  *	interaction prompt) and a password (SASL_CB_PASS, or a prompt); the
  *	password is the path of a token file (sasl-oauth2-token(5)).  The
- *	plugin gets a usable access token for that file (oa2_access_token():
+ *	plugin gets a usable access token for that file
+ *	(oa2_access_token_use(), oa2_access_token() behind the cache:
  *	refreshing it at the provider's token endpoint when it is missing or
  *	about to expire) and sends the initial client response.
  *
