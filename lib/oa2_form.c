@@ -4,6 +4,12 @@
  *	oa2_form 3
  * SUMMARY
  *	form encoding and URL host for messages
+ * SYNOPSIS
+ *	#include "oa2_http.h"
+ *
+ *	int	oa2_form_escape(form, s)
+ *	int	oa2_form_add(form, name, value)
+ *	void	oa2_url_host(url, buf, size)
  * DESCRIPTION
  *	What oa2_http.h declares that does not depend on libcurl: the form
  *	encoder (oa2_form_add, oa2_form_escape) and the host part of a URL
@@ -11,6 +17,10 @@
  *
  *	oa2_form_add() appends name=value with both parts percent-encoded
  *	(and "&" when the form is not empty).
+ * SEE ALSO
+ *	oa2_http(3)
+ * LICENSE
+ *	MIT
  *--*/
 #include "config.h"
 

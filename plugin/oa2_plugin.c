@@ -50,6 +50,8 @@
  *	refresh token is dead (invalid_grant), re-authorize; SASL_BADAUTH:
  *	the provider refused the client; SASL_BADPARAM: a bad token file or
  *	configuration.  Postfix defers the mail on all of these.
+ * LICENSE
+ *	MIT
  *--*/
 #include "config.h"
 

@@ -27,6 +27,8 @@
  *	The token is written with write(2) straight from the core's buffer:
  *	no stdio buffer keeps a copy.  It is never put in argv or the
  *	environment.
+ * LICENSE
+ *	MIT
  *--*/
 #include "config.h"
 
