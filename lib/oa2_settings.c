@@ -98,6 +98,13 @@ const struct oa2_setting_def oa2_settings_table[OA2_S_COUNT] = {
 	[OA2_S_REFRESHED_AT] = {"refreshed_at", OA2_T_NOTE, TOK, 0, 0, 0},
 	[OA2_S_IMPORTED_FROM] = {"imported_from", OA2_T_NOTE, TOK, 0, 0, 0},
 	[OA2_S_IMPORTED_AT] = {"imported_at", OA2_T_NOTE, TOK, 0, 0, 0},
+	/* Where authorize went, so that "authorize --force FILE" can go again. */
+	[OA2_S_ISSUER] = {"issuer", OA2_T_NOTE, TOK, 0, 0, 0},
+	[OA2_S_AUTHORIZATION_ENDPOINT] = {"authorization_endpoint", OA2_T_NOTE,
+	TOK, 0, 0, 0},
+	[OA2_S_DEVICE_ENDPOINT] = {"device_authorization_endpoint", OA2_T_NOTE,
+	TOK, 0, 0, 0},
+	[OA2_S_REDIRECT_URI] = {"redirect_uri", OA2_T_NOTE, TOK, 0, 0, 0},
 };
 
 /* oa2_setting_find - the table row of a member name, or NULL */

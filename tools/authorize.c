@@ -34,6 +34,8 @@
 
 /* System library. */
 #include <sys/stat.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/types.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -88,6 +90,10 @@ struct az {
 	int timeout;
 	int force;
 	int no_browser;
+	struct oa2_token prev;		/* the file being replaced, if it loads */
+	int have_prev;
+	int secret_from_prev;		/* the client secret came from prev */
+	char owner_buf[160];
 	char auth_url[URL_MAX];
 	char token_url[URL_MAX];
 	char device_url[URL_MAX];
@@ -487,6 +493,76 @@ device_flow(struct az *a, struct oa2_tokresp *tr, char **user_out,
 
 /* ------------------------------------------------------------ the token file */
 
+/*
+ * prefill_from_file - re-authorizing an existing token file: every setting
+ * no flag gave comes from the file (provider or issuer or endpoints,
+ * tenant, client id, client secret, client_auth, scope, user, CA file,
+ * revocation endpoint) and its owner stays the owner, so that
+ * "sasl-oauth2 authorize --force FILE" alone reconnects the account.  A
+ * file that does not load leaves everything to the flags.
+ */
+static void
+prefill_from_file(struct az *a)
+{
+	struct oa2_error err;
+	struct passwd *pw;
+	struct group *gr;
+	struct stat st;
+	const char *v;
+
+	if (lstat(a->file, &st) < 0 || !S_ISREG(st.st_mode))
+		return;
+	if (oa2_token_load(&a->prev, a->file, -1, NULL, &err) != OA2_OK) {
+		sao_info("%s: %s: nothing taken from it", a->file, err.msg);
+		return;
+	}
+	a->have_prev = 1;
+#define TAKE(field, id) \
+	if (a->field == NULL && (v = oa2_token_str(&a->prev, (id))) != NULL && *v) \
+		a->field = v
+	/* Where to go: only when no flag says where. */
+	if (a->provider == NULL && a->issuer == NULL && a->auth_url[0] == 0 &&
+	    a->token_url[0] == 0) {
+		TAKE(provider, OA2_S_PROVIDER);
+		TAKE(issuer, OA2_S_ISSUER);
+		if (a->provider == NULL && a->issuer == NULL) {
+			copy_url(a->auth_url,
+			    oa2_token_str(&a->prev, OA2_S_AUTHORIZATION_ENDPOINT));
+			copy_url(a->token_url,
+			    oa2_token_str(&a->prev, OA2_S_TOKEN_ENDPOINT));
+			copy_url(a->device_url,
+			    oa2_token_str(&a->prev, OA2_S_DEVICE_ENDPOINT));
+		}
+		TAKE(tenant, OA2_S_TENANT);
+	}
+	TAKE(client_id, OA2_S_CLIENT_ID);
+	TAKE(client_auth, OA2_S_CLIENT_AUTH);
+	TAKE(scope, OA2_S_SCOPE);
+	TAKE(user, OA2_S_USER);
+	TAKE(ca_file, OA2_S_CA_BUNDLE_FILE);
+	TAKE(redirect_uri, OA2_S_REDIRECT_URI);
+#undef TAKE
+	if (a->revoke_url[0] == 0)
+		copy_url(a->revoke_url,
+		    oa2_token_str(&a->prev, OA2_S_REVOCATION_ENDPOINT));
+	if (a->secret_file == NULL &&
+	    (v = oa2_token_str(&a->prev, OA2_S_CLIENT_SECRET)) != NULL && *v) {
+		a->secret = oa2_strdup(v);
+		a->secret_from_prev = a->secret != NULL;
+	}
+	if (a->owner == NULL && st.st_uid != geteuid() &&
+	    (pw = getpwuid(st.st_uid)) != NULL) {
+		gr = getgrgid(st.st_gid);
+		snprintf(a->owner_buf, sizeof(a->owner_buf), "%s%s%s", pw->pw_name,
+		    gr != NULL ? ":" : "", gr != NULL ? gr->gr_name : "");
+		a->owner = a->owner_buf;
+	}
+	sao_info("%s exists: authorizing again with its settings (client %s%s%s); "
+	    "a flag overrides any of them", a->file,
+	    a->client_id != NULL ? a->client_id : "?",
+	    a->user != NULL ? ", user " : "", a->user != NULL ? a->user : "");
+}
+
 /* existing_token_check - 1 refuse (works or cannot tell), 0 replace, -1 error printed */
 static int
 existing_token_check(const struct az *a, const struct oa2_config *cfg)
@@ -538,7 +614,31 @@ write_token(const struct az *a, const struct oa2_tokresp *tr, const char *user,
 	long long expires_in = tr->expires_in > 0 ? tr->expires_in : 3600;
 
 	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-	if ((st = oa2_token_new(&tok, err)) != OA2_OK)
+	/*
+	 * Replacing a file: its members that this command does not write
+	 * (proxy, refresh_window, ca_certs_dir, notes of the admin's) stay;
+	 * those it writes are cleared first, so none is left from before.
+	 */
+	if (a->have_prev && oa2_token_load(&tok, a->file, -1, NULL, err) == OA2_OK) {
+		static const enum oa2_setting_id ours[] = {
+			OA2_S_ACCESS_TOKEN, OA2_S_EXPIRY, OA2_S_EXPIRES_IN,
+			OA2_S_USER, OA2_S_PROVIDER, OA2_S_TENANT, OA2_S_CLIENT_ID,
+			OA2_S_CLIENT_SECRET, OA2_S_CLIENT_AUTH, OA2_S_TOKEN_ENDPOINT,
+			OA2_S_SCOPE, OA2_S_CA_BUNDLE_FILE, OA2_S_REVOCATION_ENDPOINT,
+			OA2_S_REFRESHED_AT, OA2_S_ISSUER,
+			OA2_S_AUTHORIZATION_ENDPOINT, OA2_S_DEVICE_ENDPOINT,
+			OA2_S_REDIRECT_URI,
+		};
+
+		st = OA2_OK;
+		for (size_t i = 0; st == OA2_OK && i < sizeof(ours) / sizeof(ours[0]); i++)
+			st = oa2_token_set_string(&tok, OA2_SETTING_NAME(ours[i]),
+			    NULL, err);
+		if (st != OA2_OK) {
+			oa2_token_free(&tok);
+			return st;
+		}
+	} else if ((st = oa2_token_new(&tok, err)) != OA2_OK)
 		return st;
 #define SET(id, value) \
 	if (st == OA2_OK && (value) != NULL && *(value)) \
@@ -568,6 +668,13 @@ write_token(const struct az *a, const struct oa2_tokresp *tr, const char *user,
 	SET(OA2_S_CA_BUNDLE_FILE, a->ca_file);
 	if (a->preset == NULL || a->preset->revoke_url == NULL)
 		SET(OA2_S_REVOCATION_ENDPOINT, a->revoke_url);
+	if (a->preset == NULL) {
+		SET(OA2_S_ISSUER, a->issuer);
+		SET(OA2_S_AUTHORIZATION_ENDPOINT, a->auth_url);
+		SET(OA2_S_DEVICE_ENDPOINT, a->device_url);
+	}
+	if (a->flow != FLOW_DEVICE)
+		SET(OA2_S_REDIRECT_URI, a->redirect_uri);
 	SET(OA2_S_AUTHORIZED_AT, now);
 #undef SET
 	if (st == OA2_OK)
@@ -629,7 +736,7 @@ number(const char *opt, const char *s, long lo, long hi)
 int
 cmd_authorize(int argc, char **argv)
 {
-	struct az a = {.client_auth = "post", .timeout = 300};
+	struct az a = {.timeout = 300};
 	struct oa2_refresh_opts ro;
 	struct oa2_refresh_info info;
 	struct oa2_tokresp tr = {0};
@@ -677,6 +784,9 @@ cmd_authorize(int argc, char **argv)
 	if (optind != argc - 1)
 		usage();
 	a.file = argv[optind];
+	prefill_from_file(&a);
+	if (a.client_auth == NULL)
+		a.client_auth = "post";
 
 	/* Where to go. */
 	if (a.provider != NULL && (a.preset = oa2_provider_find(a.provider)) == NULL)
@@ -685,8 +795,9 @@ cmd_authorize(int argc, char **argv)
 	if (a.preset != NULL && a.issuer != NULL)
 		sao_die(EX_USAGE, "give --provider or --issuer, not both");
 	if (a.client_id == NULL)
-		sao_die(EX_USAGE, "--client-id is required: the OAuth client's id "
-		    "from the provider's console (see sasl-oauth2(1), EXAMPLES)");
+		sao_die(EX_USAGE, "--client-id is required (%s has none to reuse): "
+		    "the OAuth client's id from the provider's console (see "
+		    "sasl-oauth2(1), EXAMPLES)", a.file);
 	if (oa2_client_auth_parse(a.client_auth, &a.client.client_auth) < 0)
 		sao_die(EX_USAGE, "--client-auth must be post or basic");
 	if (a.tenant != NULL && (a.preset == NULL || !a.preset->has_tenant))
@@ -736,7 +847,7 @@ cmd_authorize(int argc, char **argv)
 	if (a.secret_file != NULL) {
 		if ((a.secret = sao_read_secret_file(a.secret_file)) == NULL)
 			return EX_NOINPUT;
-	} else if (isatty(0)) {
+	} else if (!a.have_prev && isatty(0)) {
 		a.secret = sao_prompt_secret("Client secret (empty for a public "
 		    "client): ");
 		if (a.secret != NULL && *a.secret == 0)
@@ -810,6 +921,7 @@ out:
 	oa2_free(user);
 	oa2_tokresp_free(&tr);
 	oa2_free_secret(&a.secret);
+	oa2_token_free(&a.prev);
 	oa2_config_free(&cfg);
 	return ex;
 }

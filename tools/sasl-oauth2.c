@@ -41,7 +41,7 @@
 static const char synopsis[] =
 "usage: sasl-oauth2 authorize [-fnq] [--provider name | --issuer url |\n"
 "           --auth-url url --token-url url] [--tenant tenant]\n"
-"           --client-id id [--client-secret-file file]\n"
+"           [--client-id id] [--client-secret-file file]\n"
 "           [--client-auth post | basic] [--scope scope] [--user address]\n"
 "           [--flow loopback | paste | device] [--redirect-uri uri]\n"
 "           [--port port] [--timeout seconds] [--device-url url]\n"

@@ -165,6 +165,36 @@ rc=$?
 ok $([[ $rc -eq 64 ]]; echo $?) "device flow for google refused with EX_USAGE (got $rc)"
 check "device flow for google: explained" has "$WORK/g.err" 'Google does not allow the Gmail scope'
 
+# reconnect in one command: the grant revoked at the provider, then
+# "authorize --force FILE" and no setting flag takes them all from the file
+R=$WORK/reconnect.json
+run_loopback rc1 "$R" ""
+ok $? "reconnect: a first authorization"
+jq '.x_admin_note = "keep me" | .refresh_window = "120"' "$R" >"$R.t" && cat "$R.t" >"$R" && rm -f "$R.t"
+before_rt=$(jq -r .refresh_token "$R")
+"$TOOL" revoke "$R" >"$WORK/rc-revoke.out" 2>&1
+ok $? "reconnect: the grant is revoked at the provider"
+"$TOOL" refresh "$R" >/dev/null 2>"$WORK/rc-dead.err"
+ok $([[ $? -ne 0 ]]; echo $?) "reconnect: the revoked file no longer refreshes"
+"$TOOL" authorize --force --no-browser "$R" </dev/null >"$WORK/rc2.out" 2>"$WORK/rc2.err" &
+pid=$!
+loc=$(user_side "$WORK/rc2.out") && curl -s -o "$WORK/rc2.page" --max-time 10 "$loc"
+wait_pid $pid 30
+rc=$?
+ok $rc "reconnect: 'authorize --force FILE' with no setting flag exits 0"
+[[ $rc -eq 0 ]] || diag "$WORK/rc2.err"
+check "reconnect: it says it took the file's settings" has "$WORK/rc2.err" 'with its settings'
+check "reconnect: the same client, user, issuer, token endpoint and CA" \
+	jq -e --arg cid "$CLIENT_ID_PUBLIC" --arg u "$TEST_USER" --arg iss "$IDP_URL" --arg ca "$CA_FILE" \
+	'.client_id == $cid and .user == $u and .issuer == $iss and .ca_bundle_file == $ca
+	 and (.token_endpoint | endswith("/token"))' "$R"
+check "reconnect: a new grant (another refresh token)" test "$(jq -r .refresh_token "$R")" != "$before_rt"
+check "reconnect: the admin's own members are kept" \
+	jq -e '.x_admin_note == "keep me" and .refresh_window == "120"' "$R"
+"$TOOL" refresh "$R" >/dev/null 2>"$WORK/rc3.err"
+ok $? "reconnect: the new file refreshes"
+check "reconnect: no token or secret in the output" no_secret_in "$WORK/rc2.out" "$WORK/rc2.err"
+
 # the plugin uses the authorized file: pf-out's chrooted smtp client delivers a mail
 T=$PF_OUT_TOKEN_DIR/token.json
 jq --arg ca "$PF_OUT_CA_IN_CHROOT" '.ca_bundle_file = $ca' "$F" >"$T.new" && chmod 600 "$T.new" &&
