@@ -27,6 +27,7 @@
 #include "config.h"
 
 /* System library. */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,10 +61,81 @@ static const char synopsis[] =
 "       sasl-oauth2 doctor [--postfix] [--config-dir dir]\n"
 "       sasl-oauth2 -V\n";
 
+/* The subcommand being run (main()) and its argc, for its own usage text. */
+static const char *current_cmd;
+static int cmd_argc;
+
+/*
+ * print_synopsis - the SYNOPSIS lines of cmd (NULL: all) to f, the first
+ * one beginning with "usage: "
+ */
+static void
+print_synopsis(FILE *f, const char *cmd)
+{
+	const char *p, *nl, *name;
+	size_t	n;
+	int	in = 0, first = 1;
+
+	for (p = synopsis; *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		n = (size_t) (nl - p);
+		/* "usage: sasl-oauth2 X" or "       sasl-oauth2 X" starts a block. */
+		if ((name = strstr(p, PROG " ")) != NULL && name < nl &&
+		    (size_t) (name - p) <= 7)
+			in = cmd == NULL || (strncmp(name + sizeof(PROG), cmd,
+			    strlen(cmd)) == 0 && (name[sizeof(PROG) + strlen(cmd)] == ' '
+			    || name[sizeof(PROG) + strlen(cmd)] == '\n'));
+		if (!in)
+			continue;
+		if (first && strncmp(p, "usage: ", 7) != 0)
+			fprintf(f, "usage: %.*s\n", (int) (n - 7), p + 7);
+		else
+			fprintf(f, "%.*s\n", (int) n, p);
+		first = 0;
+	}
+}
+
+/* what_is_missing - the positional arguments cmd needs, or NULL */
+static const char *
+what_is_missing(const char *cmd, int left)
+{
+	static const struct {
+		const char *cmd;
+		int	need;
+		const char *what;
+	} req[] = {
+		{"authorize", 1, "the token file to write"},
+		{"status", 1, "a token file (or several)"},
+		{"refresh", 1, "a token file (or several)"},
+		{"token", 1, "the token file"},
+		{"test", 1, "the token file"},
+		{"revoke", 1, "the token file"},
+		{"import", 2, "the sasl-xoauth2 token file and the file to write"},
+	};
+
+	for (size_t i = 0; i < sizeof(req) / sizeof(req[0]); i++)
+		if (strcmp(req[i].cmd, cmd) == 0 && left < req[i].need)
+			return (req[i].what);
+	return (NULL);
+}
+
+/*
+ * usage - the SYNOPSIS of the command being run (of all, outside one) on
+ * stderr, after one line saying which argument is missing when that is
+ * what went wrong; exit EX_USAGE
+ */
 void
 usage(void)
 {
-	fputs(synopsis, stderr);
+	const char *what;
+
+	if (current_cmd != NULL &&
+	    (what = what_is_missing(current_cmd, cmd_argc - optind)) != NULL)
+		fprintf(stderr, "%s: %s: missing %s\n", PROG, current_cmd, what);
+	print_synopsis(stderr, current_cmd);
+	if (current_cmd != NULL)
+		fprintf(stderr, "(%s %s --help for this, %s --help for every "
+		    "command; sasl-oauth2(1))\n", PROG, current_cmd, PROG);
 	exit(EX_USAGE);
 }
 
@@ -142,6 +214,14 @@ main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[1], cmds[i].name) == 0) {
+			current_cmd = cmds[i].name;
+			if (argc > 2 && (strcmp(argv[2], "--help") == 0 ||
+			    strcmp(argv[2], "-h") == 0)) {
+				print_synopsis(stdout, current_cmd);
+				printf("(the whole manual: man sasl-oauth2)\n");
+				return EX_OK;
+			}
+			cmd_argc = argc - 1;
 			ex = cmds[i].run(argc - 1, argv + 1);
 			oa2_http_cleanup();
 			return ex;

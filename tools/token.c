@@ -100,10 +100,8 @@ cmd_token(int argc, char **argv)
 			usage();
 		}
 	}
-	if (optind >= argc) {
-		sao_warn("token: which token file? (%s token FILE)", PROG);
-		usage();
-	}
+	if (optind >= argc)
+		usage();		/* says the file is missing */
 	if (argc - optind > 1) {
 		sao_warn("token: one token file at a time (%s token FILE)", PROG);
 		usage();

@@ -40,8 +40,22 @@ ok $? "-V exits 0"
 check "-V prints the version" has "$WORK/v" '^sasl-oauth2 [0-9]+\.[0-9]+'
 "$TOOL" frobnicate >/dev/null 2>&1
 ok $([[ $? -eq 64 ]]; echo $?) "unknown command: EX_USAGE"
-"$TOOL" status >/dev/null 2>&1
+"$TOOL" status >/dev/null 2>"$WORK/st-none"
 ok $([[ $? -eq 64 ]]; echo $?) "status without a file: EX_USAGE"
+check "status without a file: the first line says the file is missing" \
+	bash -c "head -1 '$WORK/st-none' | grep -q 'status: missing a token file'"
+check "status without a file: status's usage, not authorize's" \
+	bash -c "grep -q '^usage: sasl-oauth2 status' '$WORK/st-none' && ! grep -q authorize '$WORK/st-none'"
+"$TOOL" import only-one.json >/dev/null 2>"$WORK/imp-one"
+ok $([[ $? -eq 64 ]]; echo $?) "import with one file: EX_USAGE"
+check "import with one file: says both files are needed" has "$WORK/imp-one" \
+	'import: missing the sasl-xoauth2 token file and the file to write'
+for c in authorize status refresh token test revoke explain import doctor; do
+	"$TOOL" "$c" --help >"$WORK/h-$c" 2>"$WORK/h-$c.err"
+	ok $? "$c --help exits 0"
+	check "$c --help: that command's usage on stdout, nothing on stderr" \
+		bash -c "head -1 '$WORK/h-$c' | grep -q '^usage: sasl-oauth2 $c' && [ ! -s '$WORK/h-$c.err' ]"
+done
 "$TOOL" authorize --client-secret mailsecret --client-id x f.json >/dev/null 2>&1
 ok $([[ $? -eq 64 ]]; echo $?) "no option takes a client secret on the command line"
 check "usage offers only --client-secret-file" bash -c "! grep -q -- '--client-secret[^-]' '$WORK/usage'"

@@ -98,6 +98,6 @@ ok $([[ "$(jq -r .refresh_token "$WORK/bad.json")" == revoked-or-unknown ]]; ech
 	"a refused refresh leaves the file's refresh token as it was"
 "$TOOL" token >"$WORK/u.out" 2>"$WORK/u.err"
 ok $([[ $? -eq 64 ]]; echo $?) "no file: exit 64 (usage)"
-check "no file: says which argument is missing first" bash -c "head -1 '$WORK/u.err' | grep -q 'which token file'"
+check "no file: says which argument is missing first" bash -c "head -1 '$WORK/u.err' | grep -q 'missing the token file'"
 ok $(no_secret_in "$WORK"/*.err; echo $?) "no token or secret in any error output"
 done_testing
