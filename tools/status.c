@@ -312,9 +312,17 @@ status_one(struct report *r, const char *path, const struct oa2_config *cfg,
 	set_time(r->obj, "authorized_at", authorized);
 	set_time(r->obj, "refreshed_at", refreshed);
 	set_time(r->obj, "refresh_token_last_used", last_used);
-	json_object_set_new(r->obj, "mode",
-	    json_integer((json_int_t)(st.st_mode & 07777)));
-	json_object_set_new(r->obj, "owner_uid", json_integer((json_int_t)st.st_uid));
+	{
+		char mode[8];
+		struct passwd *pw = getpwuid(st.st_uid);
+
+		snprintf(mode, sizeof(mode), "%04o", (unsigned)(st.st_mode & 07777));
+		json_object_set_new(r->obj, "mode", json_string(mode));
+		json_object_set_new(r->obj, "owner_uid",
+		    json_integer((json_int_t)st.st_uid));
+		if (pw != NULL)
+			json_object_set_new(r->obj, "owner", json_string(pw->pw_name));
+	}
 	lifetime_checks(r, provider, authorized, last_used, now);
 	check_access(r, path, &st, for_user);
 	oa2_token_free(&tok);
@@ -346,11 +354,14 @@ print_text(const struct report *r)
 	if ((v = json_object_get(o, "access_token_expires_at")) != NULL) {
 		exp = json_integer_value(v);
 		sao_fmt_delta(exp - (long long)time(NULL), buf, sizeof(buf));
-		printf("  access token  %s %s (%s %s)%s\n",
-		    json_is_true(json_object_get(o, "access_token_valid")) ?
-		    "valid until" : "expired at", S("access_token_expires_at_text"),
-		    exp > time(NULL) ? "in" : "", buf,
-		    exp > time(NULL) ? "" : "; the next use refreshes it");
+		if (exp > time(NULL))
+			printf("  access token  valid until %s (in %s)\n",
+			    S("access_token_expires_at_text"), buf);
+		else {
+			sao_fmt_delta((long long)time(NULL) - exp, buf, sizeof(buf));
+			printf("  access token  expired at %s (%s ago); the next use "
+			    "refreshes it\n", S("access_token_expires_at_text"), buf);
+		}
 	} else if (S("file") && !json_object_get(o, "error_code") &&
 	    json_array_size(r->errors) == 0)
 		printf("  access token  none yet; the first use gets one\n");
@@ -366,9 +377,9 @@ print_text(const struct report *r)
 		    S("refresh_token_last_used_text"), buf);
 	}
 	if (S("checked_for_user"))
-		printf("  file          mode %04llo, owner uid %lld; checked for "
-		    "user %s\n", (long long)json_integer_value(json_object_get(o,
-		    "mode")), (long long)json_integer_value(json_object_get(o,
+		printf("  file          mode %s, owner %s (uid %lld); checked for "
+		    "user %s\n", S("mode"), S("owner") ? S("owner") : "?",
+		    (long long)json_integer_value(json_object_get(o,
 		    "owner_uid")), S("checked_for_user"));
 	json_array_foreach(r->errors, i, v)
 		printf("  critical: %s\n", json_string_value(v));
@@ -382,6 +393,60 @@ print_text(const struct report *r)
 			    e->code);
 	}
 #undef S
+}
+
+/* perf_label - a perfdata label from a file name: its base name, no ".json" */
+static void
+perf_label(const char *path, char *buf, size_t size)
+{
+	const char *b = strrchr(path, '/');
+	size_t	n, i;
+
+	b = b != NULL ? b + 1 : path;
+	n = strlen(b);
+	if (n > 5 && strcmp(b + n - 5, ".json") == 0)
+		n -= 5;
+	if (n >= size)
+		n = size - 1;
+	for (i = 0; i < n; i++)
+		buf[i] = b[i] == '\'' || b[i] == '=' || b[i] == ' ' ? '_' : b[i];
+	buf[n] = 0;
+}
+
+/*
+ * print_summary - the monitoring plugin's first line: the worst state,
+ * the count of each, and perfdata per file (seconds to the access token's
+ * expiry, age of the refresh token's last use), as Nagios, Icinga and
+ * their kin read it
+ */
+static void
+print_summary(json_t *all, int worst)
+{
+	int	count[4] = {0, 0, 0, 0};
+	char	label[64];
+	size_t	i;
+	json_t *o, *v;
+	long long now = (long long)time(NULL);
+
+	json_array_foreach(all, i, o)
+		count[json_integer_value(json_object_get(o, "exit")) & 3]++;
+	printf("SASL-OAUTH2 %s - %zu token file%s: %d OK, %d WARNING, %d "
+	    "CRITICAL, %d UNKNOWN |", state_names[worst], json_array_size(all),
+	    json_array_size(all) == 1 ? "" : "s", count[ST_OK],
+	    count[ST_WARNING], count[ST_CRITICAL], count[ST_UNKNOWN]);
+	json_array_foreach(all, i, o) {
+		if (!json_is_string(json_object_get(o, "file")))
+			continue;
+		perf_label(json_string_value(json_object_get(o, "file")), label,
+		    sizeof(label));
+		if ((v = json_object_get(o, "access_token_expires_at")) != NULL)
+			printf(" '%s_access_token_expires_in'=%llds", label,
+			    (long long)json_integer_value(v) - now);
+		if ((v = json_object_get(o, "refresh_token_last_used")) != NULL)
+			printf(" '%s_refresh_token_age'=%llds", label,
+			    now - (long long)json_integer_value(v));
+	}
+	printf("\n");
 }
 
 enum { O_JSON = 256, O_REFRESH, O_FOR_USER };
@@ -417,6 +482,7 @@ cmd_status(int argc, char **argv)
 	}
 	cfg_ok = sao_load_config(&cfg) == 0;
 	all = json_array();
+	/* Every file first, so that the summary line can come first. */
 	for (int i = optind; i < argc; i++) {
 		struct report r = {.state = ST_OK};
 
@@ -431,8 +497,6 @@ cmd_status(int argc, char **argv)
 		json_object_set_new(r.obj, "exit", json_integer(r.state));
 		json_object_set(r.obj, "warnings", r.warnings);
 		json_object_set(r.obj, "critical", r.errors);
-		if (!json)
-			print_text(&r);
 		if (rank[r.state] > rank[worst])
 			worst = r.state;
 		json_array_append(all, r.obj);
@@ -443,6 +507,19 @@ cmd_status(int argc, char **argv)
 	if (json) {
 		json_dumpf(all, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		fputc('\n', stdout);
+	} else {
+		size_t	i;
+		json_t *o;
+
+		print_summary(all, worst);
+		json_array_foreach(all, i, o) {
+			struct report r = {.obj = o,
+			    .warnings = json_object_get(o, "warnings"),
+			.errors = json_object_get(o, "critical")};
+
+			r.state = (int)json_integer_value(json_object_get(o, "exit"));
+			print_text(&r);
+		}
 	}
 	json_decref(all);
 	oa2_config_free(&cfg);

@@ -52,6 +52,20 @@ check "Google, 6 days: the Testing 7-day rule and Publish app" \
 	jq -e '.[0].warnings[0] | test("Testing") and test("Publish app")' "$WORK/g6.out"
 "$TOOL" status "$F" "$WORK/ms70.json" "$WORK/ms100.json" >/dev/null 2>&1
 ok $([[ $? -eq 2 ]]; echo $?) "status of several files: the worst state"
+"$TOOL" status "$F" "$WORK/ms100.json" >"$WORK/sum.out" 2>&1
+check "several files: the first line is the summary with the worst state (monitoring plugin)" \
+	bash -c "head -1 '$WORK/sum.out' | grep -Eq '^SASL-OAUTH2 CRITICAL - 2 token files: 1 OK, 0 WARNING, 1 CRITICAL, 0 UNKNOWN \\|'"
+check "the summary carries perfdata: seconds to expiry and refresh-token age per file" \
+	bash -c "head -1 '$WORK/sum.out' | grep -Eq \"'tok_access_token_expires_in'=-?[0-9]+s 'tok_refresh_token_age'=[0-9]+s\""
+"$TOOL" status "$F" >"$WORK/one.out" 2>&1
+check "one good file: the summary line says OK" bash -c "head -1 '$WORK/one.out' | grep -q '^SASL-OAUTH2 OK - 1 token file: 1 OK'"
+jq '.expiry = "'$(( $(date +%s) - 300 ))'"' "$F" >"$WORK/old.json" && chmod 600 "$WORK/old.json"
+"$TOOL" status "$WORK/old.json" >"$WORK/old.out" 2>&1
+check "an expired access token reads 'expired at ... (5 min ago)'" has "$WORK/old.out" 'expired at .* \(5 min ago\)'
+"$TOOL" status --for-user root --json "$F" >"$WORK/own.json" 2>&1
+check "--json: mode as an octal string, owner as a name" jq -e '.[0].mode == "0600" and .[0].owner == "root"' "$WORK/own.json"
+"$TOOL" status --for-user root "$F" >"$WORK/own.out" 2>&1
+check "text: the owner as a name" has "$WORK/own.out" 'mode 0600, owner root \(uid 0\)'
 
 # ---- refresh
 at1=$(jq -r .access_token "$F")
