@@ -78,6 +78,42 @@ static const struct oa2_provider providers[] = {
 		.has_tenant = 1,
 		.oauthbearer = 0,
 	},
+	/*
+	 * The others with XOAUTH2 on IMAP and SMTP; their mail scopes as their
+	 * consoles and the common mail clients' provider lists give them.
+	 * None offers the device flow for mail, none an RFC 7009 endpoint.
+	 */
+	{
+		.name = "yahoo",
+		.auth_url = "https://api.login.yahoo.com/oauth2/request_auth",
+		.token_url = "https://api.login.yahoo.com/oauth2/get_token",
+		.scope = "mail-w",
+	},
+	{
+		.name = "aol",
+		.auth_url = "https://api.login.aol.com/oauth2/request_auth",
+		.token_url = "https://api.login.aol.com/oauth2/get_token",
+		.scope = "mail-w",
+	},
+	{
+		.name = "fastmail",
+		.auth_url = "https://api.fastmail.com/oauth/authorize",
+		.token_url = "https://api.fastmail.com/oauth/refresh",
+		.scope = "https://www.fastmail.com/dev/protocol-imap "
+		    "https://www.fastmail.com/dev/protocol-smtp",
+	},
+	{
+		.name = "yandex",
+		.auth_url = "https://oauth.yandex.com/authorize",
+		.token_url = "https://oauth.yandex.com/token",
+		.scope = "mail:imap_full mail:smtp",
+	},
+	{
+		.name = "mailru",
+		.auth_url = "https://o2.mail.ru/login",
+		.token_url = "https://o2.mail.ru/token",
+		.scope = "mail.imap",
+	},
 };
 
 const struct oa2_provider *
@@ -94,7 +130,8 @@ oa2_provider_find(const char *name)
 const char *
 oa2_provider_names(void)
 {
-	return "google, microsoft, microsoft-us, microsoft-cn";
+	return "google, microsoft, microsoft-us, microsoft-cn, yahoo, aol, "
+	    "fastmail, yandex, mailru";
 }
 
 int

@@ -114,7 +114,7 @@ main(void)
 	ok(oa2_access_token(path, &o, &tok, &info, &err) == OA2_ERR_INPUT,
 	    "no endpoint and no provider: input error");
 	has_str(err.msg, "\"token_endpoint\" or \"provider\"", "message says what to set");
-	put(token_json(0, "\"client_id\": \"c\", \"provider\": \"yahoo\""));
+	put(token_json(0, "\"client_id\": \"c\", \"provider\": \"hotmail\""));
 	ok(oa2_access_token(path, &o, &tok, &info, &err) == OA2_ERR_INPUT,
 	    "unknown provider refused");
 	has_str(err.msg, "google, microsoft", "message lists the providers");

@@ -234,11 +234,11 @@ test_require(void)
 	struct oa2_error err;
 	char	json[2048];
 
-	tok_of(&tok, "{\"refresh_token\": \"rt\", \"provider\": \"yahoo\"}");
+	tok_of(&tok, "{\"refresh_token\": \"rt\", \"provider\": \"hotmail\"}");
 	oa2_settings_resolve(&s, &tok, NULL);
 	is_int(oa2_settings_require(&s, "t.json", &err), OA2_ERR_INPUT,
 	       "unknown provider");
-	has_str(err.msg, "t.json: field \"provider\" is \"yahoo\": use one of "
+	has_str(err.msg, "t.json: field \"provider\" is \"hotmail\": use one of "
 		"google", "names the field and the choices");
 	oa2_token_free(&tok);
 
@@ -324,6 +324,49 @@ test_man(void)
 	free(tok);
 }
 
+/* test_presets - every preset: https endpoints, a mail scope, listed by name */
+static void
+test_presets(void)
+{
+	static const struct {
+		const char *name, *token_url, *scope;
+	} want[] = {
+		{"google", "https://oauth2.googleapis.com/token", "https://mail.google.com/"},
+		{"yahoo", "https://api.login.yahoo.com/oauth2/get_token", "mail-w"},
+		{"aol", "https://api.login.aol.com/oauth2/get_token", "mail-w"},
+		{"fastmail", "https://api.fastmail.com/oauth/refresh",
+		 "https://www.fastmail.com/dev/protocol-imap https://www.fastmail.com/dev/protocol-smtp"},
+		{"yandex", "https://oauth.yandex.com/token", "mail:imap_full mail:smtp"},
+		{"mailru", "https://o2.mail.ru/token", "mail.imap"},
+	};
+	const struct oa2_provider *p;
+	struct oa2_token tok;
+	struct oa2_settings s;
+	struct oa2_error err;
+	char	json[256];
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		p = oa2_provider_find(want[i].name);
+		ok(p != NULL, "preset %s exists", want[i].name);
+		if (p == NULL)
+			continue;
+		is_str(p->token_url, want[i].token_url, "%s: token endpoint", want[i].name);
+		is_str(p->scope, want[i].scope, "%s: mail scope", want[i].name);
+		ok(strncmp(p->auth_url, "https://", 8) == 0, "%s: https authorization endpoint",
+		   want[i].name);
+		ok(strstr(oa2_provider_names(), want[i].name) != NULL,
+		   "%s: named in the list messages give", want[i].name);
+		snprintf(json, sizeof(json), "{\"refresh_token\": \"rt\", "
+			 "\"client_id\": \"c\", \"provider\": \"%s\"}", want[i].name);
+		tok_of(&tok, json);
+		oa2_settings_resolve(&s, &tok, NULL);
+		ok(oa2_settings_require(&s, "t.json", &err) == OA2_OK &&
+		   s.token_endpoint != NULL && strcmp(s.token_endpoint, want[i].token_url) == 0,
+		   "%s: a token file naming it resolves to its token endpoint", want[i].name);
+		oa2_token_free(&tok);
+	}
+}
+
 int
 main(void)
 {
@@ -333,5 +376,6 @@ main(void)
 	test_order();
 	test_require();
 	test_man();
+	test_presets();
 	return (tap_done());
 }
