@@ -51,6 +51,9 @@ enum oa2_status oa2_token_set_string(struct oa2_token *tok, const char *name,
     const char *value, struct oa2_error *err);
 /* oa2_token_new - an empty document (the tool fills it with set_string) */
 enum oa2_status oa2_token_new(struct oa2_token *tok, struct oa2_error *err);
+/* oa2_write_all - write(2) all n bytes of p to fd (EINTR, short writes); -1 on error */
+int	oa2_write_all(int fd, const char *p, size_t n);
+
 /* oa2_token_str - the string member of a setting, or NULL (tok may be NULL) */
 const char *oa2_token_str(const struct oa2_token *tok, enum oa2_setting_id id);
 void oa2_token_free(struct oa2_token *tok);

@@ -67,9 +67,9 @@
 
 void    (*oa2_token_save_hook) (const char *step) = NULL;
 
-/* write_all - write n bytes, riding out EINTR and short writes */
-static int
-write_all(int fd, const char *p, size_t n)
+/* oa2_write_all - write n bytes, riding out EINTR and short writes */
+int
+oa2_write_all(int fd, const char *p, size_t n)
 {
 	ssize_t w;
 
@@ -376,7 +376,7 @@ oa2_token_save(const struct oa2_token *tok, const char *path,
 				   strerror(errnum), path);
 		goto fail;
 	}
-	if (write_all(fd, dump, dlen) < 0 || write_all(fd, "\n", 1) < 0) {
+	if (oa2_write_all(fd, dump, dlen) < 0 || oa2_write_all(fd, "\n", 1) < 0) {
 		st = save_error(dir, path, "cannot write a temporary file",
 				errno, err);
 		goto fail;

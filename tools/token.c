@@ -42,25 +42,8 @@
 /* Application-specific. */
 #include "oa2_cache.h"
 #include "oa2_refresh.h"
+#include "oa2_tokfile.h"
 #include "sao.h"
-
-/* write_all - write(2) all of buf to fd; -1 on error */
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, buf, len)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return (-1);
-		}
-		buf += n;
-		len -= (size_t) n;
-	}
-	return (0);
-}
 
 /* print_token - oa2_access_token_use() callback: the token to stdout */
 static enum oa2_status
@@ -70,8 +53,8 @@ print_token(void *arg, const char *access_token, const char *user,
 	const char *path = arg;
 
 	(void) user;
-	if (write_all(STDOUT_FILENO, access_token, strlen(access_token)) < 0
-	    || write_all(STDOUT_FILENO, "\n", 1) < 0)
+	if (oa2_write_all(STDOUT_FILENO, access_token, strlen(access_token)) < 0
+	    || oa2_write_all(STDOUT_FILENO, "\n", 1) < 0)
 		return (oa2_error_set(err, OA2_ERR_TEMP, "output",
 		    "%s: cannot write the access token to standard output: %s",
 		    path, strerror(errno)));
