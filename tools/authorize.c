@@ -92,7 +92,6 @@ struct az {
 	int no_browser;
 	struct oa2_token prev;		/* the file being replaced, if it loads */
 	int have_prev;
-	int secret_from_prev;		/* the client secret came from prev */
 	char owner_buf[160];
 	char auth_url[URL_MAX];
 	char token_url[URL_MAX];
@@ -546,10 +545,8 @@ prefill_from_file(struct az *a)
 		copy_url(a->revoke_url,
 		    oa2_token_str(&a->prev, OA2_S_REVOCATION_ENDPOINT));
 	if (a->secret_file == NULL &&
-	    (v = oa2_token_str(&a->prev, OA2_S_CLIENT_SECRET)) != NULL && *v) {
+	    (v = oa2_token_str(&a->prev, OA2_S_CLIENT_SECRET)) != NULL && *v)
 		a->secret = oa2_strdup(v);
-		a->secret_from_prev = a->secret != NULL;
-	}
 	if (a->owner == NULL && st.st_uid != geteuid() &&
 	    (pw = getpwuid(st.st_uid)) != NULL) {
 		gr = getgrgid(st.st_gid);
