@@ -109,7 +109,18 @@ idp_pid() {
 	pid=$(<"$IDP_PIDFILE")
 	[[ "$pid" =~ ^[0-9]+$ ]] || return 1
 	tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q 'idp\.mjs' || return 1
+	# This stack's IdP, not another stack's that took over a stale PID.
+	tr '\0' '\n' 2>/dev/null <"/proc/$pid/environ" | grep -qx "IDP_PORT=$IDP_PORT" || return 1
 	echo "$pid"
+}
+# idp_up_or_dead - true once the IdP answers or once its process is gone
+# (then there is nothing to wait for).
+idp_up_or_dead() {
+	local pid st
+	idp_up && return 0
+	pid=$(cat "$IDP_PIDFILE" 2>/dev/null) || return 0
+	st=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 0
+	[[ -z "$st" || "$st" == Z ]]
 }
 idp_up() { idp_pid >/dev/null && curl -fs --max-time 2 --cacert "$CA_FILE" -o /dev/null "$IDP_URL/.well-known/openid-configuration" 2>/dev/null; }
 dovecot_pid() {
@@ -574,7 +585,8 @@ do_start() {
 	wait "$pid" || { do_stop; die "pf-in did not start"; }
 
 	phase postfix
-	if ! wait_until 20 idp_up; then
+	# node takes seconds to load oidc-provider on a busy 2-core machine.
+	if ! wait_until 60 idp_up_or_dead || ! idp_up; then
 		cat "$LOGDIR/idp.out" >&2 2>/dev/null
 		do_stop
 		die "idp does not answer at $IDP_URL"
