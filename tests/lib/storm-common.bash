@@ -8,7 +8,8 @@
 #   expire                 the access token on disk: expired, and dead at
 #                          the server
 #   storm NAME CMD...      PROCS copies of CMD released at once; outputs in
-#                          $T/NAME/, the wall time in STORM_MS
+#                          $T/NAME/, the wall time in STORM_MS; each copy
+#                          has its number (1..PROCS) in $STORM_I
 stats() { curl -s --cacert "$CA_FILE" "$TEST_STATS_URL"; }
 ok_count() { stats | jq -r '.refresh_token.ok // 0'; }
 err_count() { stats | jq -r '.refresh_token.error // 0'; }
@@ -31,7 +32,7 @@ storm() {
 	exec 9>"$T/gate"
 	flock -x 9
 	for ((i = 1; i <= PROCS; i++)); do
-		flock -s "$T/gate" "$@" </dev/null >"$T/$name/out.$i" 2>"$T/$name/err.$i" 9>&- &
+		STORM_I=$i flock -s "$T/gate" "$@" </dev/null >"$T/$name/out.$i" 2>"$T/$name/err.$i" 9>&- &
 	done
 	sleep 1			# every process is now waiting at the gate
 	t0=${EPOCHREALTIME/./}
