@@ -4,7 +4,11 @@
 # Maildir, logging in with XOAUTH2 and then OAUTHBEARER through our plugin
 # (isync uses Cyrus libsasl2; SASL_PATH points it at the build's plugin).
 # The token file starts with an expired access token: the plugin, inside
-# mbsync, refreshes it.  TAP output.
+# mbsync, refreshes it.  Then the same through `sasl-oauth2 token FILE`:
+# PassCmd runs it, and Debian's other XOAUTH2 plugin
+# (libsasl2-modules-kdexoauth2, unpacked, never installed: it would be a
+# second XOAUTH2 in libsasl2's directory) sends the access token it prints.
+# TAP output.
 #
 # Traps:
 #  - The password is the token file's PATH: PassCmd "echo /path" (or Pass).
@@ -29,10 +33,10 @@ _tap 0 "stack starts; $version"
 TOKEN="$T/token.json"
 clients_token "$TOKEN"
 LOCAL="$T/mail"; mkdir "$LOCAL"
-# write_rc MECH - the test's mbsyncrc with this run's values
+# write_rc MECH [PASSCMD] - the test's mbsyncrc with this run's values
 write_rc() {
 	sed -e "s|@HOST@|localhost|" -e "s|@PORT@|$IMAPS_PORT|" -e "s|@USER@|$TEST_USER|" \
-		-e "s|@TOKEN_FILE@|$TOKEN|" -e "s|@MECH@|$1|" -e "s|@CA_FILE@|$CA_FILE|" \
+		-e "s|@PASSCMD@|${2:-echo $TOKEN}|" -e "s|@MECH@|$1|" -e "s|@CA_FILE@|$CA_FILE|" \
 		-e "s|@MAILDIR@|$LOCAL|" "$top/tests/clients/mbsyncrc" >"$T/mbsyncrc"
 }
 # mail SUBJECT - put a mail into the IMAP inbox (pf-in's plain port, LMTP)
@@ -42,7 +46,7 @@ mail() {
 		bash "$WAIT_DELIVERED" "$TEST_MAILDIR" "$1" 30 >/dev/null 2>&1
 }
 run_mbsync() {
-	SASL_PATH="$T/plugin" SASL_OAUTH2_CONFIG="$T/sasl-oauth2.conf" \
+	SASL_PATH="${SASL_DIR:-$T/plugin}" SASL_OAUTH2_CONFIG="$T/sasl-oauth2.conf" \
 		timeout 30 mbsync -c "$T/mbsyncrc" -a >>"$T/mbsync.out" 2>&1
 }
 synced() { grep -rlx "Subject: $1" "$LOCAL/INBOX/new" "$LOCAL/INBOX/cur" 2>/dev/null | grep -c .; }
@@ -83,6 +87,35 @@ is "$rc" "0" "the next mbsync run refreshes and logs in"
 is "$(synced mbsync-4)" "1" "and fetches the new mail"
 AT2=$(jq -r .access_token "$TOKEN"); remember "$AT2"; remember "$(jq -r .refresh_token "$TOKEN")"
 check "a new access token in the file" test "$AT2" != "$AT1"
+
+# --- 4. the same through `sasl-oauth2 token FILE` and another XOAUTH2 plugin ---
+mkdir "$T/debs" "$T/kde"
+if [ -n "${KDEXOAUTH2_DEB:-}" ]; then
+	cp "$KDEXOAUTH2_DEB" "$T/debs/" 2>/dev/null
+else
+	(cd "$T/debs" && apt-get download libsasl2-modules-kdexoauth2) >"$T/download.log" 2>&1
+fi
+for d in "$T"/debs/*.deb; do [ -f "$d" ] && dpkg-deb -x "$d" "$T/kde"; done
+KDE_DIR=$(dirname "$(find "$T/kde" -name 'libkdexoauth2.so*' -type f 2>/dev/null | head -1)")
+if [ ! -f "$KDE_DIR/libkdexoauth2.so" ] && [ ! -L "$KDE_DIR/libkdexoauth2.so" ]; then
+	for i in 1 2 3 4 5; do
+		skip "mbsync with PassCmd 'sasl-oauth2 token FILE' ($i)" \
+			"libsasl2-modules-kdexoauth2 could not be downloaded: $(tail -1 "$T/download.log" 2>/dev/null)"
+	done
+else
+	. "$top/tests/lib/storm-common.bash"
+	expire	# expired on disk and revoked at the provider
+	before=$(ok_count); at_before=$(jq -r .access_token "$TOKEN"); n=$(logins XOAUTH2)
+	mail mbsync-5
+	write_rc XOAUTH2 "$BUILD/tools/sasl-oauth2 token $TOKEN"
+	SASL_DIR=$KDE_DIR run_mbsync; rc=$?
+	is "$rc" "0" "PassCmd 'sasl-oauth2 token FILE', AuthMechs XOAUTH2 (kdexoauth2 plugin): mbsync -a exits 0"
+	is "$(synced mbsync-5)" "1" "the new mail is in the local Maildir"
+	is "$(logins XOAUTH2)" "$((n + 1))" "Dovecot logged one more XOAUTH2 IMAP login"
+	AT3=$(jq -r .access_token "$TOKEN"); remember "$AT3"; remember "$(jq -r .refresh_token "$TOKEN")"
+	check "token refreshed the expired access token: a new one is in the file" test "$AT3" != "$at_before"
+	is "$(ok_count)" "$((before + 1))" "one refresh request reached the token endpoint"
+fi
 
 clients_no_secrets "no token in mbsync's output or the Dovecot, pf-in, provider logs" "$T/mbsync.out"
 done_testing
