@@ -16,6 +16,10 @@
  *		const struct oa2_http_opts *opts, struct oa2_http_resp *resp,
  *		struct oa2_error *err)
  *
+ *	struct oa2_http_conn *oa2_http_conn_new(void)
+ *
+ *	void oa2_http_conn_free(struct oa2_http_conn *conn)
+ *
  *	void oa2_http_cleanup(void)
  * DESCRIPTION
  *	oa2_http_post_form() sends an application/x-www-form-urlencoded
@@ -45,6 +49,17 @@
  *	SSL connection in the host in between.  Creating and freeing a
  *	handle costs about 17 us (measured, Debian 12, libcurl 7.88), next
  *	to tens of milliseconds for the TLS handshake of a refresh.
+ *
+ *	The exception is a program that makes many requests in a row
+ *	(sasl-oauth2 refresh-all): with opts->conn from oa2_http_conn_new()
+ *	the easy handle, its open connection and its TLS session are kept
+ *	for the next request through the same conn, so a thousand refreshes
+ *	at one token endpoint cost one TLS handshake.  A conn is used by one
+ *	thread at a time.  It is kept only for requests with the same trust
+ *	anchors and proxy: a request with another CA bundle, CA directory or
+ *	proxy closes the kept connection first, so a connection verified
+ *	against one file's trust anchors never carries another file's
+ *	request.
  *
  *	libcurl's global state is initialised by the first request, once
  *	per process (pthread_once), and never released by the plugin:
@@ -110,6 +125,71 @@ oa2_http_cleanup(void)
 	if (init_rc == CURLE_OK && !cleaned)
 		curl_global_cleanup();
 	cleaned = 1;
+}
+
+/* A kept easy handle and what its connection was set up with. */
+struct oa2_http_conn {
+	CURL	*easy;
+	char	*key;			/* trust anchors and proxy, or NULL */
+};
+
+struct oa2_http_conn *
+oa2_http_conn_new(void)
+{
+	return oa2_calloc(1, sizeof(struct oa2_http_conn));
+}
+
+void
+oa2_http_conn_free(struct oa2_http_conn *conn)
+{
+	if (conn == NULL)
+		return;
+	if (conn->easy != NULL)
+		curl_easy_cleanup(conn->easy);
+	oa2_free_secret(&conn->key);	/* a proxy URL may hold a password */
+	oa2_free(conn);
+}
+
+/* conn_key - what a kept connection must share with a request: "ca\ndir\nproxy" */
+static char *
+conn_key(const struct oa2_http_opts *o)
+{
+	struct oa2_buf b;
+
+	oa2_buf_init(&b, 3 * 4096 + 16);
+	if (oa2_buf_puts(&b, o->ca_file ? o->ca_file : "-") < 0 ||
+	    oa2_buf_puts(&b, "\n") < 0 ||
+	    oa2_buf_puts(&b, o->ca_dir ? o->ca_dir : "-") < 0 ||
+	    oa2_buf_puts(&b, o->proxy_from_env ? "\ne\n" : "\np\n") < 0 ||
+	    oa2_buf_puts(&b, o->proxy ? o->proxy : "") < 0) {
+		oa2_buf_free(&b);
+		return NULL;
+	}
+	return b.data;
+}
+
+/*
+ * conn_take - the conn's handle for a request with opts, reset to no
+ * options; a new one when there was none or it served other trust anchors
+ */
+static CURL *
+conn_take(struct oa2_http_conn *conn, const struct oa2_http_opts *opts)
+{
+	char	*key;
+
+	if ((key = conn_key(opts)) == NULL)
+		return NULL;
+	if (conn->easy != NULL && (conn->key == NULL || strcmp(conn->key, key) != 0)) {
+		curl_easy_cleanup(conn->easy);
+		conn->easy = NULL;
+	}
+	oa2_free_secret(&conn->key);
+	conn->key = key;
+	if (conn->easy == NULL)
+		conn->easy = curl_easy_init();
+	else
+		curl_easy_reset(conn->easy);
+	return conn->easy;
 }
 
 /* One request: where the reply goes and what TLS ran into. */
@@ -276,7 +356,8 @@ request(const char *url, const char *form, size_t form_len,
 	if ((st = http_init(err)) != OA2_OK ||
 	    (st = url_check(url, opts->allow_http, &r, shown, err)) != OA2_OK)
 		return st;
-	if ((c = curl_easy_init()) == NULL)
+	if ((c = opts->conn != NULL ? conn_take(opts->conn, opts) :
+	    curl_easy_init()) == NULL)
 		return oa2_error_set(err, OA2_ERR_NOMEM, "nomem",
 		    "out of memory starting a request to %s", shown);
 	cto = opts->connect_timeout_ms ? opts->connect_timeout_ms : 10000;
@@ -289,7 +370,8 @@ request(const char *url, const char *form, size_t form_len,
 	    curl_slist_append(hdrs, "Accept: application/json") : NULL;
 	if (next == NULL) {
 		curl_slist_free_all(hdrs);
-		curl_easy_cleanup(c);
+		if (opts->conn == NULL)
+			curl_easy_cleanup(c);
 		return oa2_error_set(err, OA2_ERR_NOMEM, "nomem", "out of memory");
 	}
 	hdrs = next;
@@ -320,7 +402,7 @@ request(const char *url, const char *form, size_t form_len,
 		curl_easy_setopt(c, CURLOPT_NOPROXY, "");
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, cto);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, to);
-	curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+	curl_easy_setopt(c, CURLOPT_FORBID_REUSE, opts->conn == NULL ? 1L : 0L);
 	/* Replies are small: less heap in the host than the 16/64 KiB defaults. */
 	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 8192L);
 	curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
@@ -375,7 +457,10 @@ done:
 		curl_free(p);
 	}
 	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(c);
+	if (opts->conn == NULL)
+		curl_easy_cleanup(c);
+	else
+		curl_easy_reset(c);	/* no pointer into this call's stack kept */
 	return st;
 }
 

@@ -13,6 +13,9 @@
 #include "oa2_error.h"
 #include "oa2_mem.h"
 
+/* A connection kept for the next request (oa2_http.c); one per thread. */
+struct oa2_http_conn;
+
 struct oa2_http_opts {
 	const char *ca_file;		/* NULL: libcurl's default bundle */
 	const char *ca_dir;		/* NULL: libcurl's default */
@@ -22,6 +25,7 @@ struct oa2_http_opts {
 	long timeout_ms;		/* 0: 30 s */
 	size_t max_body;		/* 0: 1 MiB */
 	int allow_http;			/* allow http://127.0.0.1 and http://[::1] */
+	struct oa2_http_conn *conn;	/* NULL: one connection per request */
 };
 
 struct oa2_http_resp {
@@ -49,6 +53,12 @@ int oa2_form_add(struct oa2_buf *form, const char *name, const char *value);
 
 /* oa2_url_host - copy the host part of url into buf for messages */
 void oa2_url_host(const char *url, char *buf, size_t size);
+
+/* oa2_http_conn_new - a connection cache for one thread's requests; NULL: no memory */
+struct oa2_http_conn *oa2_http_conn_new(void);
+
+/* oa2_http_conn_free - close its connection and free it (NULL is fine) */
+void oa2_http_conn_free(struct oa2_http_conn *conn);
 
 /* oa2_http_cleanup - release libcurl's global state (tools, tests; never the plugin) */
 void oa2_http_cleanup(void);

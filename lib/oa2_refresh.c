@@ -37,6 +37,12 @@
  *	provider preset).  A missing token endpoint or client_id is an
  *	OA2_ERR_INPUT error naming the file and the field.
  *
+ *	opts->due_within, when positive, takes the place of the refresh
+ *	window: the token is refreshed when it expires within that many
+ *	seconds (sasl-oauth2 refresh-all --within).  opts->conn, when set, is
+ *	the connection the request goes through, kept for the next one
+ *	(oa2_http(3)).
+ *
  *	oa2_mark_stale() sets the expiry of the file's access token to 0 if
  *	the file still holds the token the server refused, so the next
  *	attempt refreshes (through oa2_token_modify(); best effort).
@@ -112,6 +118,7 @@ post_refresh(const struct oa2_settings *s, const char *refresh_token,
 
 	oa2_client_from_settings(&c, s);
 	c.http.allow_http = o->allow_http;
+	c.http.conn = o->conn;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	st = oa2_grant_refresh(&c, refresh_token, tr, err);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -215,7 +222,7 @@ refresh_edit(struct oa2_token *tok, void *arg, struct oa2_error *err)
 	time_t now;
 
 	oa2_settings_resolve(&s, tok, o->cfg);
-	r->margin = s.refresh_window;
+	r->margin = o->due_within > 0 ? o->due_within : s.refresh_window;
 	now = time(NULL);
 	changed = tok->expiry != r->seen_expiry || r->seen_at == NULL ||
 	    tok->access_token == NULL || strcmp(r->seen_at, tok->access_token) != 0;
@@ -290,7 +297,8 @@ oa2_access_token_stat(const char *path, const struct oa2_refresh_opts *o,
 	if ((st = oa2_token_load(tok, path, -1, sb, err)) != OA2_OK)
 		return st;
 	oa2_settings_resolve(&s, tok, o->cfg);
-	if (!o->force && oa2_token_fresh(tok, s.refresh_window, time(NULL))) {
+	if (!o->force && oa2_token_fresh(tok, o->due_within > 0 ? o->due_within :
+	    s.refresh_window, time(NULL))) {
 		info->expires_at = tok->expiry;
 		*sb_ok = 1;
 		return OA2_OK;

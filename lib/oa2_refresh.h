@@ -35,6 +35,10 @@ struct oa2_refresh_opts {
 	oa2_log_fn log;			/* may be NULL */
 	void *log_ctx;
 	int allow_http;			/* tests only: http://127.0.0.1 endpoints */
+	long long due_within;		/* > 0: refresh when the access token
+					 * expires within this many s (instead
+					 * of the refresh window) */
+	struct oa2_http_conn *conn;	/* NULL: a connection per request */
 };
 
 enum oa2_status oa2_access_token(const char *path,

@@ -67,6 +67,10 @@ void oa2_token_unlock(int *fdp);
 enum oa2_status oa2_token_save(const struct oa2_token *tok, const char *path,
     struct oa2_error *err);
 extern void (*oa2_token_save_hook)(const char *step);
+/* oa2_token_save_batch - set: saves skip the look for stale temp files */
+extern int oa2_token_save_batch;
+/* oa2_token_clean_dir - remove the stale temp files of every token file in dir */
+void	oa2_token_clean_dir(const char *dir);
 
 /* The file (oa2_tokfile.c). */
 enum oa2_status oa2_token_load(struct oa2_token *tok, const char *path,

@@ -9,6 +9,9 @@
  *
  *	enum oa2_status oa2_token_save(tok, path, err)
  *	void	(*oa2_token_save_hook)(const char *step)
+ *
+ *	int	oa2_token_save_batch;
+ *	void	oa2_token_clean_dir(const char *dir)
  * DESCRIPTION
  *	oa2_token_save() never writes in place.  It serializes the document
  *	(indented by two; compact when only that fits in OA2_TOKFILE_MAX, so
@@ -23,6 +26,13 @@
  *	than OA2_TMP_STALE_SECS (10) seconds and no live writer holds their
  *	lock.  A failure to fsync the directory after the rename is
  *	OA2_ERR_TEMP, and its message says that the new file is in place.
+ *
+ *	That look for leftovers reads the whole directory, so over a directory
+ *	of n token files n saves would read n*n entries.  A program that saves
+ *	many files (sasl-oauth2 refresh-all) sets oa2_token_save_batch, which
+ *	skips the look, and calls oa2_token_clean_dir() once per directory
+ *	instead: one pass over it, removing the stale temporary files of
+ *	every token file there by the same rule.
  *
  *	oa2_token_save_hook, when set (tests only), is called after each
  *	step: "written", "synced", "renamed".
@@ -66,6 +76,7 @@
 #define TF_TMP_RANDOM	6		/* the XXXXXX of mkostemp */
 
 void    (*oa2_token_save_hook) (const char *step) = NULL;
+int     oa2_token_save_batch;
 
 /* oa2_write_all - write n bytes, riding out EINTR and short writes */
 int
@@ -143,22 +154,31 @@ mark_tmp_live(int fd)
 #endif
 }
 
-/* is_tmp_name - "<base>.tmp.XXXXXX" with six letters or digits */
+/* tmp_suffix_at - name ends in ".tmp.XXXXXX" (six letters or digits) at r */
 static int
-is_tmp_name(const char *name, const char *base)
+tmp_suffix_at(const char *r)
 {
-	size_t  bl = strlen(base), sl = sizeof(TF_TMP_SUFFIX) - 1, i;
-	const char *r;
+	size_t  sl = sizeof(TF_TMP_SUFFIX) - 1, i;
 
-	if (strncmp(name, base, bl) != 0
-	    || strncmp(name + bl, TF_TMP_SUFFIX, sl) != 0)
+	if (strncmp(r, TF_TMP_SUFFIX, sl) != 0)
 		return (0);
-	r = name + bl + sl;
-	for (i = 0; r[i]; i++)
+	for (i = 0, r += sl; r[i]; i++)
 		if (!((r[i] >= 'a' && r[i] <= 'z') || (r[i] >= 'A' && r[i] <= 'Z')
 		      || (r[i] >= '0' && r[i] <= '9')))
 			return (0);
 	return (i == TF_TMP_RANDOM);
+}
+
+/* is_tmp_name - "<base>.tmp.XXXXXX"; base NULL: of any token file */
+static int
+is_tmp_name(const char *name, const char *base)
+{
+	size_t  bl, nl = strlen(name), tl = sizeof(TF_TMP_SUFFIX) - 1 + TF_TMP_RANDOM;
+
+	if (base == NULL)
+		return (nl > tl && tmp_suffix_at(name + nl - tl));
+	bl = strlen(base);
+	return (strncmp(name, base, bl) == 0 && tmp_suffix_at(name + bl));
 }
 
 /* clean_stale - remove temp files of writers that were killed; best effort */
@@ -194,6 +214,13 @@ clean_stale(const char *dir, const char *base)
 		(void) close(fd);
 	}
 	(void) closedir(d);
+}
+
+/* oa2_token_clean_dir - one pass: the stale temp files of every token file in dir */
+void
+oa2_token_clean_dir(const char *dir)
+{
+	clean_stale(dir, NULL);
 }
 
 /* sync_dir - make the rename durable; 0, or -1 with errno for a real failure */
@@ -408,7 +435,8 @@ oa2_token_save(const struct oa2_token *tok, const char *path,
 				   dir, strerror(errno), path);
 		goto out;
 	}
-	clean_stale(dir, strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
+	if (!oa2_token_save_batch)
+		clean_stale(dir, strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
 	st = OA2_OK;
 	goto out;
 

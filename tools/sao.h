@@ -24,6 +24,7 @@
 int cmd_authorize(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_refresh(int argc, char **argv);
+int cmd_refresh_all(int argc, char **argv);
 int cmd_test(int argc, char **argv);
 int cmd_revoke(int argc, char **argv);
 int cmd_import(int argc, char **argv);

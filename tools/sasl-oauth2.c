@@ -12,9 +12,9 @@
  *	"explain" and "version" are here.
  *
  *	The command is split by subcommand (authorize.c, status.c,
- *	conntest.c, revoke.c, import.c, doctor.c, token.c) over helpers in
- *	util.c (messages, exit codes, secrets from files or the terminal,
- *	time helpers), loopback.c (the RFC 8252 redirect listener) and qr.c
+ *	conntest.c, revoke.c, import.c, doctor.c, token.c, refresh_all.c)
+ *	over helpers in util.c (messages, exit codes, secrets from files or
+ *	the terminal, time helpers), loopback.c (the RFC 8252 redirect listener) and qr.c
  *	(the QR code on a terminal).  What is said to the OAuth server, and
  *	read from it, is lib/oa2_grant.c's.
  *
@@ -50,6 +50,8 @@ static const char synopsis[] =
 "           [--owner user[:group]] file\n"
 "       sasl-oauth2 status [--json] [--refresh] [--for-user user] file ...\n"
 "       sasl-oauth2 refresh [-q] file ...\n"
+"       sasl-oauth2 refresh-all [-fqv] [--jobs n] [--within seconds] [--json]\n"
+"           [--syslog-prefix] file | directory ...\n"
 "       sasl-oauth2 token file\n"
 "       sasl-oauth2 test [--smtp host[:port] | --imap host[:port]]\n"
 "           [--tls starttls | implicit] [--mech mechanism] [--user address]\n"
@@ -107,6 +109,7 @@ what_is_missing(const char *cmd, int left)
 		{"authorize", 1, "the token file to write"},
 		{"status", 1, "a token file (or several)"},
 		{"refresh", 1, "a token file (or several)"},
+		{"refresh-all", 1, "a token file or directory (or several)"},
 		{"token", 1, "the token file"},
 		{"test", 1, "the token file"},
 		{"revoke", 1, "the token file"},
@@ -192,6 +195,7 @@ main(int argc, char **argv)
 		{"authorize", cmd_authorize},
 		{"status", cmd_status},
 		{"refresh", cmd_refresh},
+		{"refresh-all", cmd_refresh_all},
 		{"token", cmd_token},
 		{"test", cmd_test},
 		{"revoke", cmd_revoke},

@@ -6,8 +6,21 @@
 //     login_hint "deny..." ends the interaction with access_denied instead;
 //   * test-only endpoints under /__test/ (never part of a real server):
 //       POST /__test/revoke-access-token   token=<AT>   destroy that AT only
-//       GET  /__test/stats                 /token request counts per grant type
+//       GET  /__test/stats                 /token request counts per grant type,
+//                                          and "tls": {handshakes, resumed}, the
+//                                          TLS handshakes the server completed
+//                                          (all) and how many of them resumed a
+//                                          session
 //       POST /__test/reset-stats
+//       POST /__test/mint-grants  count=N [client_id=ID] [account_prefix=P]
+//                                          N grants straight through the
+//                                          provider's models (no browser, no
+//                                          consent): {"refresh_tokens":[...]},
+//                                          account P<i>@example.test; for tests
+//                                          of thousands of accounts
+//   * a grant store that keeps every grant (a Map; oidc-provider's default
+//     memory adapter is an LRU of 1000 entries, which dropped grants of a
+//     test with thousands of accounts)
 //   * a log file (IDP_LOG) with one line per token/introspection/revocation
 //     request, holding no token or secret value.
 //
@@ -66,11 +79,89 @@ function safeWord(value, fallback = '-') {
 // ---------------------------------------------------------------- statistics
 
 let stats = {};
+let tls = { handshakes: 0, resumed: 0 };
 
 function countToken(grantType, ok) {
   const key = grantType || '(none)';
   if (!stats[key]) stats[key] = { ok: 0, error: 0 };
   stats[key][ok ? 'ok' : 'error'] += 1;
+}
+
+// ---------------------------------------------------------------- storage
+
+// Every artifact in one Map, with the indexes oidc-provider asks an adapter
+// for (grant members, session uid, user code).  Expired entries are dropped
+// when read and by a sweep every 30 s.
+const store = new Map();      // "Model:id" -> { payload, expiresAt }
+const grantMembers = new Map(); // grantId -> Set of "Model:id"
+const byUid = new Map();      // session uid -> id
+const byUserCode = new Map(); // user code -> id
+
+function live(key) {
+  const e = store.get(key);
+  if (!e) return undefined;
+  if (e.expiresAt !== 0 && e.expiresAt <= Date.now()) {
+    store.delete(key);
+    return undefined;
+  }
+  return e.payload;
+}
+
+setInterval(() => {
+  const now = Date.now();
+  for (const [key, e] of store) if (e.expiresAt !== 0 && e.expiresAt <= now) store.delete(key);
+}, 30000).unref();
+
+class MapAdapter {
+  constructor(model) {
+    this.model = model;
+  }
+
+  key(id) {
+    return `${this.model}:${id}`;
+  }
+
+  async upsert(id, payload, expiresIn) {
+    const key = this.key(id);
+    store.set(key, { payload, expiresAt: typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : 0 });
+    if (payload.grantId) {
+      if (!grantMembers.has(payload.grantId)) grantMembers.set(payload.grantId, new Set());
+      grantMembers.get(payload.grantId).add(key);
+    }
+    if (this.model === 'Session' && payload.uid) byUid.set(payload.uid, id);
+    if (payload.userCode) byUserCode.set(payload.userCode, id);
+  }
+
+  async find(id) {
+    return live(this.key(id));
+  }
+
+  async findByUid(uid) {
+    const id = byUid.get(uid);
+    return id === undefined ? undefined : this.find(id);
+  }
+
+  async findByUserCode(userCode) {
+    const id = byUserCode.get(userCode);
+    return id === undefined ? undefined : this.find(id);
+  }
+
+  async consume(id) {
+    const payload = live(this.key(id));
+    if (payload) payload.consumed = Math.floor(Date.now() / 1000);
+  }
+
+  async destroy(id) {
+    const key = this.key(id);
+    const payload = live(key);
+    store.delete(key);
+    if (payload?.grantId) grantMembers.get(payload.grantId)?.delete(key);
+  }
+
+  async revokeByGrantId(grantId) {
+    for (const key of grantMembers.get(grantId) ?? []) store.delete(key);
+    grantMembers.delete(grantId);
+  }
 }
 
 // ---------------------------------------------------------------- accounts
@@ -99,6 +190,7 @@ const confidential = (clientId, secret, method) => ({
 });
 
 const configuration = {
+  adapter: MapAdapter,
   clients: [
     confidential('mailclient', 'mailsecret', 'client_secret_basic'),
     confidential('mailclient-post', 'mailsecret', 'client_secret_post'),
@@ -304,11 +396,38 @@ function sendJson(res, status, value) {
 
 async function handleTest(req, res, path) {
   if (path === '/__test/stats' && req.method === 'GET') {
-    sendJson(res, 200, stats);
+    sendJson(res, 200, { ...stats, tls });
+    return;
+  }
+  if (path === '/__test/mint-grants' && req.method === 'POST') {
+    const form = new URLSearchParams(await readBody(req));
+    const count = Number.parseInt(form.get('count') || '1', 10);
+    const clientId = form.get('client_id') || 'mailclient-public';
+    const prefix = form.get('account_prefix') || 'user';
+    const client = await provider.Client.find(clientId);
+    if (!client || !Number.isInteger(count) || count < 1 || count > 100000 || !/^[A-Za-z0-9_.+-]{1,40}$/.test(prefix)) {
+      sendJson(res, 400, { error: 'invalid_request', error_description: 'count 1..100000, a known client_id, a plain account_prefix' });
+      return;
+    }
+    const scope = 'openid email offline_access';
+    const tokens = [];
+    for (let i = 0; i < count; i += 1) {
+      const accountId = `${prefix}${i}@example.test`;
+      const grant = new provider.Grant({ accountId, clientId });
+      grant.addOIDCScope(scope);
+      const grantId = await grant.save();
+      const rt = new provider.RefreshToken({
+        accountId, client, grantId, scope, gty: 'authorization_code', expiresWithSession: false,
+      });
+      tokens.push(await rt.save());
+    }
+    log(`test mint-grants client=${safeWord(clientId)} count=${count}`);
+    sendJson(res, 200, { refresh_tokens: tokens });
     return;
   }
   if (path === '/__test/reset-stats' && req.method === 'POST') {
     stats = {};
+    tls = { handshakes: 0, resumed: 0 };
     log('test reset-stats');
     sendJson(res, 200, { reset: true });
     return;
@@ -412,6 +531,13 @@ const server = createServer({
       res.end();
     }
   });
+});
+
+// Every TLS handshake the server completes, and those that resumed a session
+// (the count a connection-reusing client keeps small).
+server.on('secureConnection', (socket) => {
+  tls.handshakes += 1;
+  if (socket.isSessionReused()) tls.resumed += 1;
 });
 
 server.on('error', (err) => {
