@@ -15,7 +15,8 @@
  *	the path, code "token_file", and never quotes jansson's "near '...'"
  *	context (which can hold a token).
  *
- *	A document that parses has a non-empty refresh token and sane
+ *	A document that parses has a non-empty refresh token (unless its
+ *	"grant" is an app-only one), a grant we know, and sane
  *	numbers.  Serialized as save would (indented, compact when that is
  *	too big) it parses back to an equal document with equal views.
  *	After oa2_token_update() (with a new refresh token or without,
@@ -100,8 +101,12 @@ check_sane(const struct oa2_token *tok)
 	const struct oa2_setting_def *d;
 	const json_t *v;
 
+	enum oa2_grant_kind g;
+
 	CHECK(json_is_object(tok->root));
-	CHECK(tok->refresh_token != NULL && *tok->refresh_token != 0);
+	CHECK(oa2_grant_kind_parse(oa2_token_str(tok, OA2_S_GRANT), &g) == 0);
+	CHECK(g != OA2_GRANT_REFRESH
+	      || (tok->refresh_token != NULL && *tok->refresh_token != 0));
 	CHECK(tok->expiry >= 0);
 	CHECK(tok->refresh_window >= -1);
 	CHECK(tok->client_auth == NULL || *tok->client_auth == 0
@@ -193,7 +198,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* A refresh: new access token and expiry, maybe a new refresh token. */
 	rotate = size > 0 && (data[0] & 1);
-	old_rt = strdup(tok.refresh_token);
+	old_rt = strdup(tok.refresh_token ? tok.refresh_token : "");
 	CHECK(old_rt != NULL);
 	members = json_object_size(tok.root);
 	st = oa2_token_update(&tok, "fuzz-access", 1234567890LL,
@@ -202,9 +207,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_sane(&tok);
 	CHECK(strcmp(tok.access_token, "fuzz-access") == 0);
 	CHECK(tok.expiry == 1234567890LL);
-	CHECK(strcmp(tok.refresh_token, rotate ? "fuzz-refresh" : old_rt) == 0);
+	CHECK(rotate ? strcmp(tok.refresh_token, "fuzz-refresh") == 0
+	      : (*old_rt == 0 ? tok.refresh_token == NULL
+		 : strcmp(tok.refresh_token, old_rt) == 0));
 	CHECK(json_object_size(tok.root) >= members
-	      && json_object_size(tok.root) <= members + 2);
+	      && json_object_size(tok.root)
+	      <= members + 2 + (rotate && *old_rt == 0));
 	round_trip(&tok);
 
 	/* set_string on a known and an unknown member. */

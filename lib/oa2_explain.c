@@ -54,6 +54,8 @@
 #define G_CONSENT "Google Cloud console > Google Auth Platform (APIs & Services > OAuth consent screen)"
 #define G_CREDS "Google Cloud console > APIs & Services > Credentials"
 #define MS_APP "Microsoft Entra admin center > App registrations > your app"
+#define G_ADMIN_DWD "Google Admin console > Security > Access and data control > API controls > Manage domain wide delegation"
+#define EXO_SP "Exchange Online PowerShell: New-ServicePrincipal -AppId CLIENT_ID -ServiceId OBJECT_ID (the object ID of the Enterprise application, not of the app registration), then Add-MailboxPermission -Identity MAILBOX -User OBJECT_ID -AccessRights FullAccess"
 
 static const struct oa2_explain table[] = {
 	/* ---- OAuth 2.0 token endpoint and authorization errors (RFC 6749) ---- */
@@ -95,6 +97,12 @@ static const struct oa2_explain table[] = {
 	 "this client may not use this grant, or the refresh token belongs to another client",
 	 "the refresh token was issued to another client_id (file copied, client replaced): "
 	 "re-authorize with this client\n"
+	 "Google service account (grant jwt_bearer), \"client not authorized for any of the "
+	 "scopes requested\": domain-wide delegation is missing or lists other scopes: "
+	 G_ADMIN_DWD " > Add new: the service account's client ID (its OAuth2 client ID, "
+	 "a number) with the scope https://mail.google.com/\n"
+	 "app-only (grant client_credentials): the app may not use that grant; Microsoft: "
+	 "use a confidential client (a secret or a certificate)\n"
 	 "Microsoft: device flow or a desktop redirect needs a public client: " MS_APP
 	 " > Authentication > Allow public client flows: Yes\n"
 	 "Google: the client type does not allow this flow (a Web client in the device "
@@ -430,7 +438,9 @@ static const struct oa2_explain table[] = {
 	 "Microsoft 365: authentication unsuccessful (535 5.7.3)",
 	 "the SMTP user name is not the account that consented: use that address\n"
 	 "the token lacks SMTP.Send: re-authorize with the default scope\n"
-	 "SMTP AUTH disabled for the mailbox (see: sasl-oauth2 explain 5.7.139)",
+	 "SMTP AUTH disabled for the mailbox (see: sasl-oauth2 explain 5.7.139)\n"
+	 "an app-only token (grant client_credentials) and the app's service principal is "
+	 "not registered in Exchange, or has no permission on this mailbox: " EXO_SP "\n",
 	 "check the user name against the token file's \"user\", then run sasl-oauth2 test FILE"},
 	{"5.7.8",
 	 "the SMTP server refused the credentials (535 5.7.8)",
@@ -474,6 +484,57 @@ static const struct oa2_explain table[] = {
 	 "the mail server could not be reached",
 	 "wrong host or port, or a firewall: outgoing 587/465/993 must be allowed",
 	 "check with: nc -vz HOST PORT"},
+	/* ---- app-only grants (client_credentials, jwt_bearer) ---- */
+	{"app_key",
+	 "the app-only credential file cannot be used (private key or service account key)",
+	 "mode wider than 0600, or owned by another user than the mail system's: the "
+	 "message gives the chmod or chown\n"
+	 "the path is wrong as the mail system sees it (Postfix's smtp is chrooted: the "
+	 "file must be below the queue directory and named as seen from there)\n"
+	 "an encrypted key: openssl pkey -in KEY -out KEY.new, then chmod 600\n"
+	 "a service account key file that is not Google's JSON key: Google Cloud console > "
+	 "IAM & Admin > Service accounts > the account > Keys > Add key > JSON",
+	 "fix the file as the message says, then run: sasl-oauth2 test FILE"},
+	{"app_cert",
+	 "the certificate file for the client assertion cannot be used",
+	 "not a PEM certificate, or not the certificate of client_key_file: give the one "
+	 "uploaded under " MS_APP " > Certificates & secrets > Certificates",
+	 "point client_cert_file at the certificate of the key, then run: sasl-oauth2 test FILE"},
+	{"jwt",
+	 "the client assertion could not be signed",
+	 "the key does not fit jwt_alg (ES256 needs a P-256 key, RS256/PS256 an RSA key)",
+	 "remove jwt_alg from the token file, or give a key of that type"},
+	{"grant",
+	 "the token file's grant does not fit the request (a bug)",
+	 NULL,
+	 "report it with the output of sasl-oauth2 status FILE"},
+	{"exchange_service_principal",
+	 "Microsoft 365: an app-only token is refused: the service principal is not registered "
+	 "in Exchange (IMAP \"AUTHENTICATE failed\", SMTP 535 5.7.3)",
+	 "the token was issued (Entra knows the app) but Exchange Online does not know its "
+	 "service principal: " EXO_SP "\n"
+	 "the API permission is missing: " MS_APP " > API permissions > Add > APIs my "
+	 "organization uses > Office 365 Exchange Online > Application permissions > "
+	 "SMTP.SendAsApp / IMAP.AccessAsApp, then Grant admin consent\n"
+	 "the mailbox is not the one given the permission: the SASL user (\"user\") is the "
+	 "mailbox address",
+	 "register the service principal and give it the mailbox: " EXO_SP},
+	{"AADSTS700027",
+	 "Microsoft: the client assertion's signature or certificate was not accepted",
+	 "the certificate (thumbprint in x5t#S256) is not uploaded for this app, expired, "
+	 "or client_key_file is not its key: " MS_APP " > Certificates & secrets > "
+	 "Certificates > Upload certificate",
+	 "upload the certificate of client_cert_file, then run: sasl-oauth2 test FILE"},
+	{"AADSTS7000215",
+	 "Microsoft: the client secret is wrong or expired",
+	 "the secret's Value (not its Secret ID) must be used; secrets expire: " MS_APP
+	 " > Certificates & secrets > New client secret",
+	 "put a new client secret in the token file, then run: sasl-oauth2 test FILE"},
+	{"AADSTS1002012",
+	 "Microsoft: a client_credentials request needs a scope ending in /.default",
+	 "app-only tokens for Exchange use https://outlook.office365.com/.default, never "
+	 "the delegated SMTP.Send or offline_access",
+	 "set \"scope\" to https://outlook.office365.com/.default (or remove it)"},
 	/* ---- Microsoft Entra (AADSTS) ---- */
 	{"AADSTS50011",
 	 "Microsoft: the redirect URI is not registered for the app",

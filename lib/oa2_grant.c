@@ -42,8 +42,9 @@
  *	OA2_AUTH_POST the form gets client_id and client_secret;
  *	with OA2_AUTH_BASIC the two go in an HTTP Basic header (RFC
  *	6749 2.3.1: both parts form-encoded first, done by the transport),
- *	and a public client always sends only client_id in the form.  A
- *	client assertion (RFC 7523) would be added in that one place.
+ *	and a public client always sends only client_id in the form.  With
+ *	a client assertion (RFC 7523 2.2, private_key_jwt) the form gets
+ *	client_id, client_assertion_type and client_assertion, and no secret.
  *
  *	The grants build their forms (oa2_grant_*_form(), in a wiped
  *	buffer), post them, and parse the reply: oa2_grant_refresh() (RFC
@@ -51,7 +52,10 @@
  *	oa2_grant_code() (4.1.3 with the PKCE code_verifier; *user gets
  *	the email claim of an id_token when the caller asks),
  *	oa2_grant_device_start() and oa2_grant_device_poll() (RFC 8628 3.1
- *	and 3.4) and oa2_grant_revoke() (RFC 7009: 200 is success).  Token
+ *	and 3.4), oa2_grant_revoke() (RFC 7009: 200 is success), and the
+ *	app-only grants: oa2_grant_client_credentials() (RFC 6749 4.4, with
+ *	the client's scope) and oa2_grant_jwt_bearer() (RFC 7523 2.1, the
+ *	assertion signed by oa2_app(3), which builds both).  Token
  *	replies go through oa2_tokresp_parse().  oa2_device_decide() is
  *	the polling rule of RFC 8628 3.5: done; wait again after
  *	authorization_pending or a passing failure; slow_down adds 5 s to
@@ -115,6 +119,8 @@
 #include "oa2_json.h"
 
 #define DEVICE_GRANT	"urn:ietf:params:oauth:grant-type:device_code"
+#define JWT_BEARER	"urn:ietf:params:oauth:grant-type:jwt-bearer"
+#define ASSERTION_TYPE	"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #define FORM_MAX	(64 * 1024)	/* a request form */
 #define AUTHZ_URL_MAX	(16 * 1024)	/* the authorization URL */
 #define REPLY_MAX	(256 * 1024)	/* a reply body we decode */
@@ -224,6 +230,12 @@ oa2_grant_client_auth(const struct oa2_client *c, struct oa2_buf *form,
 	int	secret = c->client_secret != NULL && *c->client_secret;
 
 	*basic_user = *basic_pass = NULL;
+	if (c->client_assertion != NULL)
+		return oa2_form_add(form, "client_id", c->client_id) < 0 ||
+		    oa2_form_add(form, "client_assertion_type",
+		    ASSERTION_TYPE) < 0 ||
+		    oa2_form_add(form, "client_assertion",
+		    c->client_assertion) < 0 ? -1 : 0;
 	if (secret && c->client_id != NULL &&
 	    c->client_auth == OA2_AUTH_BASIC) {
 		*basic_user = c->client_id;
@@ -293,6 +305,23 @@ oa2_grant_device_poll_form(struct oa2_buf *form, const char *device_code)
 {
 	return oa2_form_add(form, "grant_type", DEVICE_GRANT) < 0 ||
 	    oa2_form_add(form, "device_code", device_code) < 0 ? -1 : 0;
+}
+
+/* oa2_grant_client_credentials_form - RFC 6749 4.4.2 */
+int
+oa2_grant_client_credentials_form(struct oa2_buf *form, const char *scope)
+{
+	return oa2_form_add(form, "grant_type", "client_credentials") < 0 ||
+	    (scope != NULL && *scope &&
+	    oa2_form_add(form, "scope", scope) < 0) ? -1 : 0;
+}
+
+/* oa2_grant_jwt_bearer_form - RFC 7523 2.1 */
+int
+oa2_grant_jwt_bearer_form(struct oa2_buf *form, const char *assertion)
+{
+	return oa2_form_add(form, "grant_type", JWT_BEARER) < 0 ||
+	    oa2_form_add(form, "assertion", assertion) < 0 ? -1 : 0;
 }
 
 /* oa2_grant_revoke_form - RFC 7009 2.1 */
@@ -1051,6 +1080,39 @@ oa2_grant_device_poll(const struct oa2_client *c, const struct oa2_device *d,
 	oa2_buf_init(&form, FORM_MAX);
 	return token_call(c, &form, oa2_grant_device_poll_form(&form,
 	    d->device_code), secrets, tr, user, err);
+}
+
+/* oa2_grant_client_credentials - RFC 6749 4.4 */
+enum oa2_status
+oa2_grant_client_credentials(const struct oa2_client *c,
+    struct oa2_tokresp *tr, struct oa2_error *err)
+{
+	const char *secrets[] = {c->client_secret, c->client_assertion, NULL};
+	struct oa2_buf form;
+
+	if (c->client_secret == NULL || *c->client_secret == 0)
+		secrets[0] = c->client_assertion, secrets[1] = NULL;
+	oa2_buf_init(&form, FORM_MAX);
+	return token_call(c, &form, oa2_grant_client_credentials_form(&form,
+	    c->scope), secrets, tr, NULL, err);
+}
+
+/* oa2_grant_jwt_bearer - RFC 7523 2.1: no client authentication of its own */
+enum oa2_status
+oa2_grant_jwt_bearer(const struct oa2_client *c, const char *assertion,
+    struct oa2_tokresp *tr, struct oa2_error *err)
+{
+	const char *secrets[] = {assertion, NULL};
+	struct oa2_client bare = *c;
+	struct oa2_buf form;
+
+	/* Google wants only the assertion: no client_id, no secret. */
+	bare.client_id = NULL;
+	bare.client_secret = NULL;
+	bare.client_assertion = NULL;
+	oa2_buf_init(&form, FORM_MAX);
+	return token_call(&bare, &form, oa2_grant_jwt_bearer_form(&form,
+	    assertion), secrets, tr, NULL, err);
 }
 
 /* endpoint_name - "NAME at HOST" for messages */

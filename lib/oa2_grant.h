@@ -22,8 +22,9 @@
  * Client authentication (RFC 6749 2.3) is the settings model's enum
  * oa2_client_auth (oa2_settings.h): OA2_AUTH_POST, client_id and
  * client_secret in the form; OA2_AUTH_BASIC, HTTP Basic with the parts
- * form-encoded (2.3.1).  Later: a client assertion (RFC 7523
- * private_key_jwt), built per request by oa2_grant_client_auth().
+ * form-encoded (2.3.1).  With client_assertion set, a signed JWT
+ * (RFC 7523 2.2, private_key_jwt; oa2_app(3) builds it) goes in the form
+ * instead of any secret.
  */
 
 struct oa2_client {
@@ -31,6 +32,7 @@ struct oa2_client {
 	const char *client_id;
 	const char *client_secret;	/* NULL or "": a public client */
 	enum oa2_client_auth client_auth;
+	const char *client_assertion;	/* NULL: none; else RFC 7523 2.2 */
 	const char *scope;		/* NULL: none sent on refresh */
 	struct oa2_http_opts http;
 };
@@ -155,6 +157,13 @@ enum oa2_status oa2_grant_device_poll(const struct oa2_client *c,
     struct oa2_error *err);
 enum oa2_status oa2_grant_revoke(const struct oa2_client *c, const char *url,
     const char *token, const char *hint, struct oa2_error *err);
+/* App-only: RFC 6749 4.4 (c->scope sent), RFC 7523 2.1 (assertion signed by oa2_app(3)). */
+int oa2_grant_client_credentials_form(struct oa2_buf *form, const char *scope);
+int oa2_grant_jwt_bearer_form(struct oa2_buf *form, const char *assertion);
+enum oa2_status oa2_grant_client_credentials(const struct oa2_client *c,
+    struct oa2_tokresp *tr, struct oa2_error *err);
+enum oa2_status oa2_grant_jwt_bearer(const struct oa2_client *c,
+    const char *assertion, struct oa2_tokresp *tr, struct oa2_error *err);
 
 /* What the device flow does after a poll (RFC 8628 3.5). */
 enum oa2_poll {

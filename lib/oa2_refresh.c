@@ -22,7 +22,9 @@
  *	lifetime, oa2_effective_window()), or when force is set, it takes
  *	the file's lock, reads the file again (another process may have
  *	refreshed it meanwhile: then that result is used and no request is
- *	made), posts a refresh_token grant to the token endpoint, and
+ *	made), posts a refresh_token grant to the token endpoint (for an
+ *	app-only token file, "grant" client_credentials or jwt_bearer, it
+ *	mints a new access token with oa2_app_token() instead), and
  *	writes the new access token, its expiry and any rotated refresh
  *	token back (atomically) before it does anything else with the
  *	reply.
@@ -69,6 +71,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "oa2_app.h"
 #include "oa2_cache.h"
 #include "oa2_grant.h"
 #include "oa2_limits.h"
@@ -104,11 +107,14 @@ oa2_token_fresh(const struct oa2_token *tok, long long margin, time_t now)
 }
 
 /*
- * post_refresh - one refresh_token grant to the resolved token endpoint;
- * fills tr on OA2_OK.  The request and the reply's parse are here only.
+ * post_refresh - one refresh_token grant to the resolved token endpoint,
+ * or for an app-only token file one client_credentials or jwt_bearer grant
+ * (oa2_app(3)); fills tr on OA2_OK.  The request and the reply's parse are
+ * here only.
  */
 static enum oa2_status
-post_refresh(const struct oa2_settings *s, const char *refresh_token,
+post_refresh(const struct oa2_settings *s, const char *path,
+    const char *refresh_token,
     const struct oa2_refresh_opts *o, struct oa2_tokresp *tr,
     long *elapsed_ms, struct oa2_error *err)
 {
@@ -120,7 +126,10 @@ post_refresh(const struct oa2_settings *s, const char *refresh_token,
 	c.http.allow_http = o->allow_http;
 	c.http.conn = o->conn;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	st = oa2_grant_refresh(&c, refresh_token, tr, err);
+	if (s->grant != OA2_GRANT_REFRESH)
+		st = oa2_app_token(s, path, o->allow_http, tr, err);
+	else
+		st = oa2_grant_refresh(&c, refresh_token, tr, err);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	*elapsed_ms = (t1.tv_sec - t0.tv_sec) * 1000 +
 	    (t1.tv_nsec - t0.tv_nsec) / 1000000;
@@ -129,12 +138,16 @@ post_refresh(const struct oa2_settings *s, const char *refresh_token,
 
 /* explain_refresh_error - add what to do to a token endpoint error */
 static void
-explain_refresh_error(const char *path, struct oa2_error *err)
+explain_refresh_error(const char *path, enum oa2_grant_kind grant,
+    struct oa2_error *err)
 {
 	char msg[OA2_ERR_MSG_MAX];
 	const char *todo = NULL;
 
-	if (strcmp(err->code, "invalid_grant") == 0)
+	if (grant != OA2_GRANT_REFRESH && err->status == OA2_ERR_PERM)
+		todo = "the provider refuses the application's credential or "
+		    "grant; the console fix is in the explain page";
+	else if (strcmp(err->code, "invalid_grant") == 0)
 		todo = "the refresh token is dead (expired, revoked, or replaced): "
 		    "re-authorize with: sasl-oauth2 authorize --force";
 	else if (strcmp(err->code, "invalid_client") == 0)
@@ -242,13 +255,14 @@ refresh_edit(struct oa2_token *tok, void *arg, struct oa2_error *err)
 		    r->path);
 		return OA2_OK;
 	}
-	if ((st = oa2_settings_require(&s, r->path, err)) == OA2_OK)
-		st = post_refresh(&s, tok->refresh_token, o, &r->tr,
+	if (s.grant != OA2_GRANT_REFRESH ||
+	    (st = oa2_settings_require(&s, r->path, err)) == OA2_OK)
+		st = post_refresh(&s, r->path, tok->refresh_token, o, &r->tr,
 		    &r->info->elapsed_ms, err);
 	if (st != OA2_OK) {
 		if (r->tr.refresh_token != NULL)
 			keep_rotated(r->path, tok, r->tr.refresh_token, err);
-		explain_refresh_error(r->path, err);
+		explain_refresh_error(r->path, s.grant, err);
 		return st;
 	}
 	r->expires_in = r->tr.expires_in > 0 ? r->tr.expires_in :

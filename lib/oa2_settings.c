@@ -105,7 +105,46 @@ const struct oa2_setting_def oa2_settings_table[OA2_S_COUNT] = {
 	[OA2_S_DEVICE_ENDPOINT] = {"device_authorization_endpoint", OA2_T_NOTE,
 	TOK, 0, 0, 0},
 	[OA2_S_REDIRECT_URI] = {"redirect_uri", OA2_T_NOTE, TOK, 0, 0, 0},
+	/* App-only grants: the grant, and where the credentials are. */
+	[OA2_S_GRANT] = {"grant", OA2_T_GRANT, TOK, 0, 0, 0},
+	[OA2_S_CLIENT_KEY_FILE] = {"client_key_file", OA2_T_STRING, TOK | CFG,
+	0, 0, 0},
+	[OA2_S_CLIENT_CERT_FILE] = {"client_cert_file", OA2_T_STRING, TOK | CFG,
+	0, 0, 0},
+	[OA2_S_SERVICE_ACCOUNT_FILE] = {"service_account_file", OA2_T_STRING,
+	TOK | CFG, 0, 0, 0},
+	[OA2_S_JWT_ALG] = {"jwt_alg", OA2_T_STRING, TOK | CFG, 0, 0, 0},
 };
+
+static const char *const grant_names[] = {
+	[OA2_GRANT_REFRESH] = "refresh_token",
+	[OA2_GRANT_CLIENT_CREDENTIALS] = "client_credentials",
+	[OA2_GRANT_JWT_BEARER] = "jwt_bearer",
+};
+
+/* oa2_grant_kind_parse - a "grant" value (NULL or "": refresh_token) */
+int
+oa2_grant_kind_parse(const char *name, enum oa2_grant_kind *out)
+{
+	size_t	i;
+
+	*out = OA2_GRANT_REFRESH;
+	if (name == NULL || *name == 0)
+		return (0);
+	for (i = 0; i < sizeof(grant_names) / sizeof(grant_names[0]); i++)
+		if (strcmp(name, grant_names[i]) == 0) {
+			*out = (enum oa2_grant_kind) i;
+			return (0);
+		}
+	return (-1);
+}
+
+/* oa2_grant_kind_name - the "grant" spelling */
+const char *
+oa2_grant_kind_name(enum oa2_grant_kind g)
+{
+	return (grant_names[g]);
+}
 
 /* oa2_setting_find - the table row of a member name, or NULL */
 const struct oa2_setting_def *
@@ -236,6 +275,11 @@ oa2_settings_resolve(struct oa2_settings *s, const struct oa2_token *tok,
 	s->provider = pick(tok, cfg, OA2_S_PROVIDER);
 	s->tenant = pick(tok, cfg, OA2_S_TENANT);
 	s->user = oa2_token_str(tok, OA2_S_USER);
+	(void) oa2_grant_kind_parse(oa2_token_str(tok, OA2_S_GRANT), &s->grant);
+	s->client_key_file = pick(tok, cfg, OA2_S_CLIENT_KEY_FILE);
+	s->client_cert_file = pick(tok, cfg, OA2_S_CLIENT_CERT_FILE);
+	s->service_account_file = pick(tok, cfg, OA2_S_SERVICE_ACCOUNT_FILE);
+	s->jwt_alg = pick(tok, cfg, OA2_S_JWT_ALG);
 	s->preset = oa2_provider_find(s->provider);
 	auth = pick(tok, cfg, OA2_S_CLIENT_AUTH);
 	s->client_auth = auth != NULL && strcmp(auth, "basic") == 0 ?

@@ -50,6 +50,12 @@ enum oa2_setting_id {
 	OA2_S_AUTHORIZATION_ENDPOINT,
 	OA2_S_DEVICE_ENDPOINT,
 	OA2_S_REDIRECT_URI,
+	/* App-only grants (oa2_app(3)): paths to the credentials, never a key inline. */
+	OA2_S_GRANT,
+	OA2_S_CLIENT_KEY_FILE,
+	OA2_S_CLIENT_CERT_FILE,
+	OA2_S_SERVICE_ACCOUNT_FILE,
+	OA2_S_JWT_ALG,
 	OA2_S_COUNT
 };
 
@@ -61,8 +67,20 @@ enum oa2_setting_type {
 	OA2_T_CLIENT_AUTH,	/* "post" or "basic" ("" in a token file: unset) */
 	OA2_T_LOG_LEVEL,	/* "error", "warning", "notice" ("info"), "debug" */
 	OA2_T_IGNORED,		/* accepted and ignored (sasl-xoauth2's own) */
-	OA2_T_NOTE		/* the tool's record: kept, never checked */
+	OA2_T_NOTE,		/* the tool's record: kept, never checked */
+	OA2_T_GRANT		/* "refresh_token", "client_credentials", "jwt_bearer" */
 };
+
+/* How the access token is obtained (the token file's "grant"). */
+enum oa2_grant_kind {
+	OA2_GRANT_REFRESH,		/* refresh_token (the default) */
+	OA2_GRANT_CLIENT_CREDENTIALS,	/* RFC 6749 4.4, app-only */
+	OA2_GRANT_JWT_BEARER		/* RFC 7523 2.1, app-only */
+};
+
+/* oa2_grant_kind_parse - a "grant" value (NULL or "": refresh_token); -1 otherwise */
+int	oa2_grant_kind_parse(const char *name, enum oa2_grant_kind *out);
+const char *oa2_grant_kind_name(enum oa2_grant_kind g);
 
 /* Where a setting may appear (bit mask). */
 #define OA2_IN_TOKEN	1	/* the token file */
@@ -122,6 +140,11 @@ struct oa2_settings {
 	const char *provider;
 	const char *tenant;
 	const char *user;		/* the token file's only */
+	enum oa2_grant_kind grant;	/* the token file's only */
+	const char *client_key_file;	/* PEM private key (private_key_jwt, jwt_bearer) */
+	const char *client_cert_file;	/* its certificate: x5t#S256 header */
+	const char *service_account_file;	/* Google's JSON key file */
+	const char *jwt_alg;		/* RS256 (default for RSA), PS256, ES256 */
 	const struct oa2_provider *preset;	/* provider's preset, or NULL */
 	enum oa2_client_auth client_auth;
 	long long refresh_window;	/* seconds, in effect (see below) */

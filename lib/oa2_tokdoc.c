@@ -148,6 +148,7 @@ static enum oa2_status
 check_member(const struct oa2_setting_def *f, const json_t *v,
 	             const char *who, struct oa2_error *err)
 {
+	enum oa2_grant_kind g;
 	const char *s;
 	long long n;
 
@@ -199,6 +200,13 @@ check_member(const struct oa2_setting_def *f, const json_t *v,
 					"integer or a string of digits >= 0)",
 					      who, f->name));
 		break;
+	case OA2_T_GRANT:
+		if (oa2_grant_kind_parse(json_string_value(v), &g) < 0)
+			return (oa2_error_set(err, OA2_ERR_INPUT, TF_CODE,
+			       "%s: field \"%s\" must be \"refresh_token\", "
+				   "\"client_credentials\" or \"jwt_bearer\"",
+					      who, f->name));
+		break;
 	case OA2_T_REQUIRED:
 	case OA2_T_LOG_LEVEL:
 	case OA2_T_IGNORED:
@@ -206,6 +214,17 @@ check_member(const struct oa2_setting_def *f, const json_t *v,
 		break;
 	}
 	return (OA2_OK);
+}
+
+/* app_only - the document names an app-only grant (no refresh token) */
+static int
+app_only(const json_t *root)
+{
+	enum oa2_grant_kind g;
+
+	return (oa2_grant_kind_parse(json_string_value(json_object_get(root,
+			   OA2_SETTING_NAME(OA2_S_GRANT))), &g) == 0
+		&& g != OA2_GRANT_REFRESH);
 }
 
 /* oa2_tokdoc_check - every known member of root; who prefixes the message */
@@ -221,6 +240,8 @@ oa2_tokdoc_check(const json_t *root, const char *who, struct oa2_error *err)
 				      "holds one {...} object", who));
 	for (f = oa2_settings_table; f < oa2_settings_table + OA2_S_COUNT; f++)
 		if ((f->where & OA2_IN_TOKEN)
+		    && !(f->type == OA2_T_REQUIRED && app_only(root)
+			 && json_object_get(root, f->name) == NULL)
 		    && (st = check_member(f, json_object_get(root, f->name),
 					  who, err)) != OA2_OK)
 			return (st);
