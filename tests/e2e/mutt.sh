@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # mutt and neomutt (Debian's) send mail through the loopback stack's pf-in
-# (STARTTLS, AUTH checked by Dovecot) and read the Dovecot inbox over IMAP
-# under tmux, with XOAUTH2 and OAUTHBEARER, from a sasl-oauth2 token file.
-# TAP output.
+# (STARTTLS, AUTH checked by Dovecot) in batch mode, and under tmux read the
+# Dovecot inbox over IMAP and send from the compose menu, with XOAUTH2 and
+# OAUTHBEARER, from a sasl-oauth2 token file that is expired each time (so
+# imap_ and smtp_oauth_refresh_command each have to refresh it).  TAP output.
 #
 # The blocker, proved by check 2: Debian 12 builds mutt and neomutt with GNU
 # SASL (libgsasl), not Cyrus libsasl2, so neither can load our plugin; with
@@ -19,6 +20,8 @@
 # server's name must match the certificate (localhost here); TLS is verified
 # against ssl_ca_certificates_file; mutt and neomutt need a terminal to read
 # a mailbox, hence tmux (its own server socket, -L) for the IMAP checks.
+# Under tmux the test's editor is "true" with abort_unmodified=no, so that
+# m, To, Subject lead straight to the compose menu, where y sends.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -62,6 +65,7 @@ run() {
 }
 delivered() { bash "$WAIT_DELIVERED" "$TEST_MAILDIR" "$1" 30 >/dev/null 2>&1; }
 logins() { grep -c "imap-login: Info: Login: user=<$TEST_USER>, method=$1" "$DOVECOT_LOG"; }
+smtp_logins() { grep -c "sasl_method=$1, sasl_username=$TEST_USER\$" "$PF_IN_LOG"; }
 
 # --- 1. the blocker: GNU SASL, so the plugin cannot be used ---
 first=${progs# }; first=${first%% *}
@@ -99,24 +103,52 @@ for p in $progs; do
 	done
 done
 
-# --- 3. IMAP under tmux: the mailbox is listed ---
+# --- 3. under tmux: the inbox over IMAP, then a mail sent from the compose menu ---
+# Each session starts from an expired access token, revoked at the provider:
+# imap_oauth_refresh_command has to refresh it to open the inbox; then it is
+# expired again and smtp_oauth_refresh_command has to refresh it to send.
+. "$top/tests/lib/storm-common.bash"	# expire, ok_count
 for p in $progs; do
 	for m in $mechs; do
 		write_rc "$m"
+		# The test's editor leaves the body empty; the compose menu appears.
+		printf 'set editor = "true"\nset abort_unmodified = no\n' >>"$T/muttrc"
 		M=$(echo "$m" | tr a-z A-Z)
-		before=$(logins "$M")
-		tmux -L "$TMUX_SOCK" new-session -d -s "$p-$m" -x 160 -y 40 \
+		s="$p-$m"
+		expire
+		before=$(logins "$M"); req=$(ok_count); at_before=$(jq -r .access_token "$TOKEN")
+		tmux -L "$TMUX_SOCK" new-session -d -s "$s" -x 160 -y 40 \
 			"env HOME='$T/home' SASL_OAUTH2_CONFIG='$T/sasl-oauth2.conf' $p -n -F '$T/muttrc'"
-		pane() { tmux -L "$TMUX_SOCK" capture-pane -p -t "$p-$m"; }
-		wait_for 30 eval 'pane | grep -Eq "[ )]$p-$m( |\$)"'
+		pane() { tmux -L "$TMUX_SOCK" capture-pane -p -t "$s"; }
+		keys() { tmux -L "$TMUX_SOCK" send-keys -t "$s" "$@"; }
+		wait_for 30 eval 'pane | grep -Eq "[ )]$s( |\$)"'
 		screen=$(pane)
-		like "$screen" "[ )]$p-$m( |\$)" "$p/$m over IMAP (tmux): the inbox lists the mail $p sent"
+		like "$screen" "[ )]$s( |\$)" "$p/$m over IMAP (tmux): the inbox lists the mail $p sent"
 		like "$screen" "INBOX" "$p/$m: the status line shows INBOX"
 		wait_for 10 eval '[ "$(logins "$M")" -gt "$before" ]'
 		is "$(logins "$M")" "$((before + 1))" "$p/$m: Dovecot logged an IMAP login with $M"
+		AT=$(jq -r .access_token "$TOKEN"); remember "$AT"; remember "$(jq -r .refresh_token "$TOKEN")"
+		check "$p/$m: imap_oauth_refresh_command refreshed the expired token (new access token)" \
+			test "$AT" != "$at_before"
+		is "$(ok_count)" "$((req + 1))" "$p/$m: one refresh request for the IMAP login"
 		echo "$screen" >>"$T/screens"
-		tmux -L "$TMUX_SOCK" kill-session -t "$p-$m" >/dev/null 2>&1
-		remember "$(jq -r .access_token "$TOKEN")"; remember "$(jq -r .refresh_token "$TOKEN")"
+		# m, To, Subject, (editor), y in the compose menu
+		expire
+		req=$(ok_count); at_before=$(jq -r .access_token "$TOKEN"); sent=$(smtp_logins "$M")
+		keys m
+		wait_for 10 eval 'pane | tail -1 | grep -q "^To:"' && keys "$TEST_USER" Enter
+		wait_for 10 eval 'pane | tail -1 | grep -q "^Subject:"' && keys "tmux-$s" Enter
+		wait_for 10 eval 'pane | grep -q "y:Send"' && keys y
+		wait_for 30 eval 'pane | grep -q "Mail sent"'
+		like "$(pane)" "Mail sent" "$p/$m: sent from the compose menu (tmux), $p says 'Mail sent'"
+		pane >>"$T/screens"
+		check "$p/$m: the mail sent from the compose menu is delivered" delivered "tmux-$s"
+		is "$(smtp_logins "$M")" "$((sent + 1))" "$p/$m: pf-in logged one more $M login of $TEST_USER"
+		AT=$(jq -r .access_token "$TOKEN"); remember "$AT"; remember "$(jq -r .refresh_token "$TOKEN")"
+		check "$p/$m: smtp_oauth_refresh_command refreshed the expired token (new access token)" \
+			test "$AT" != "$at_before"
+		is "$(ok_count)" "$((req + 1))" "$p/$m: one refresh request for the send"
+		tmux -L "$TMUX_SOCK" kill-session -t "$s" >/dev/null 2>&1
 	done
 done
 
