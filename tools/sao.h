@@ -23,6 +23,7 @@
 /* Subcommands: argv[0] is the subcommand's name. */
 int cmd_authorize(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_list(int argc, char **argv);
 int cmd_refresh(int argc, char **argv);
 int cmd_refresh_all(int argc, char **argv);
 int cmd_test(int argc, char **argv);

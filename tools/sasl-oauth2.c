@@ -48,7 +48,8 @@ static const char synopsis[] =
 "           [--port port] [--timeout seconds] [--device-url url]\n"
 "           [--revoke-url url] [--auth-param name=value] [--ca-file file]\n"
 "           [--owner user[:group]] file\n"
-"       sasl-oauth2 status [--json] [--refresh] [--for-user user] file ...\n"
+"       sasl-oauth2 status [--json] [--refresh] [--for-user user] file | dir ...\n"
+"       sasl-oauth2 list [--json] [--refresh] [--for-user user] dir | file ...\n"
 "       sasl-oauth2 refresh [-q] file ...\n"
 "       sasl-oauth2 refresh-all [-fqv] [--jobs n] [--within seconds] [--json]\n"
 "           [--syslog-prefix] file | directory ...\n"
@@ -107,7 +108,8 @@ what_is_missing(const char *cmd, int left)
 		const char *what;
 	} req[] = {
 		{"authorize", 1, "the token file to write"},
-		{"status", 1, "a token file (or several)"},
+		{"status", 1, "a token file or directory (or several)"},
+		{"list", 1, "a directory of token files (or several)"},
 		{"refresh", 1, "a token file (or several)"},
 		{"refresh-all", 1, "a token file or directory (or several)"},
 		{"token", 1, "the token file"},
@@ -194,6 +196,7 @@ main(int argc, char **argv)
 	} cmds[] = {
 		{"authorize", cmd_authorize},
 		{"status", cmd_status},
+		{"list", cmd_list},
 		{"refresh", cmd_refresh},
 		{"refresh-all", cmd_refresh_all},
 		{"token", cmd_token},

@@ -14,6 +14,13 @@
  *	user that will refresh it.  Exit codes are the monitoring plugin
  *	ones: 0 ok, 1 warning, 2 critical, 3 unknown; --json for machines.
  *	It does not contact the provider unless --refresh is given.
+ *	A directory argument stands for every token file under it (a JSON
+ *	object with a "refresh_token" member, or a ".json" file that is not
+ *	JSON); symbolic links under it are not followed, other files are
+ *	skipped and said, a file or directory that cannot be read counts as
+ *	UNKNOWN.  The first line is always the summary of all of them.
+ *
+ *	cmd_list() is the same over the same files, one line each.
  *
  *	"Last used" is the later of the file's "refreshed_at" (written by
  *	this tool) and its modification time: every refresh, by the plugin
@@ -29,7 +36,9 @@
 /* System library. */
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <libgen.h>
@@ -48,6 +57,8 @@
 /* Application-specific. */
 #include "oa2_explain.h"
 #include "oa2_http.h"
+#include "oa2_json.h"
+#include "oa2_mem.h"
 #include "oa2_provider.h"
 #include "oa2_refresh.h"
 #include "oa2_settings.h"
@@ -425,7 +436,7 @@ print_summary(json_t *all, int worst)
 	int	count[4] = {0, 0, 0, 0};
 	char	label[64];
 	size_t	i;
-	json_t *o, *v;
+	json_t *o, *v, *seen = json_object();
 	long long now = (long long)time(NULL);
 
 	json_array_foreach(all, i, o)
@@ -439,6 +450,15 @@ print_summary(json_t *all, int worst)
 			continue;
 		perf_label(json_string_value(json_object_get(o, "file")), label,
 		    sizeof(label));
+		/* Two files of one name in two directories: label_2, ... */
+		for (int n = 2; json_object_get(seen, label) != NULL; n++) {
+			char base[64];
+
+			perf_label(json_string_value(json_object_get(o, "file")),
+			    base, sizeof(base) - 8);
+			snprintf(label, sizeof(label), "%s_%d", base, n);
+		}
+		json_object_set_new(seen, label, json_true());
 		if ((v = json_object_get(o, "access_token_expires_at")) != NULL)
 			printf(" '%s_access_token_expires_in'=%llds", label,
 			    (long long)json_integer_value(v) - now);
@@ -447,12 +467,241 @@ print_summary(json_t *all, int worst)
 			    now - (long long)json_integer_value(v));
 	}
 	printf("\n");
+	json_decref(seen);
 }
 
 enum { O_JSON = 256, O_REFRESH, O_FOR_USER };
 
-int
-cmd_status(int argc, char **argv)
+/*
+ * The files a status or list covers: each file argument as given; under
+ * each directory argument, every token file, in name order, depth first.
+ * Symbolic links met under a directory are not followed; what is not a
+ * token file is skipped and said; a directory that cannot be listed is
+ * reported as UNKNOWN, like a file that cannot be read.
+ */
+#define WALK_DEPTH_MAX	16
+
+struct target {
+	char   *path;
+	char   *fail;			/* UNKNOWN with this reason, or NULL */
+};
+
+struct targets {
+	struct target *v;
+	size_t	n, cap;
+	json_t *skipped;		/* [{"file", "reason"}] */
+};
+
+/* target_add - one more file (fail: why it cannot be looked at) */
+static void
+target_add(struct targets *t, const char *path, const char *fail)
+{
+	if (t->n == t->cap) {
+		t->cap = t->cap ? 2 * t->cap : 16;
+		if ((t->v = realloc(t->v, t->cap * sizeof(*t->v))) == NULL)
+			sao_die(EX_OSERR, "out of memory");
+	}
+	t->v[t->n].path = strdup(path);
+	t->v[t->n].fail = fail ? strdup(fail) : NULL;
+	if (t->v[t->n].path == NULL || (fail && t->v[t->n].fail == NULL))
+		sao_die(EX_OSERR, "out of memory");
+	t->n++;
+}
+
+/* target_skip - a file under a directory that is not reported on, and why */
+static void
+target_skip(struct targets *t, const char *path, const char *why)
+{
+	json_array_append_new(t->skipped, json_pack("{s:s, s:s}", "file", path,
+	    "reason", why));
+}
+
+/* ends_with - does s end with suffix? */
+static int
+ends_with(const char *s, const char *suffix)
+{
+	size_t	n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* is_writer_tmp - "<name>.tmp.XXXXXX", the atomic save's temporary file */
+static int
+is_writer_tmp(const char *name)
+{
+	const char *p = strstr(name, ".tmp.");
+
+	if (p == NULL || p == name || strlen(p + 5) != 6)
+		return 0;
+	for (p += 5; *p; p++)
+		if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
+		    !(*p >= '0' && *p <= '9'))
+			return 0;
+	return 1;
+}
+
+/*
+ * is_token_file - a JSON object with a "refresh_token" member, or a
+ * ".json" file that is not JSON at all (status says what is wrong with
+ * it).  A file that cannot be opened counts: status reports it UNKNOWN.
+ * What was read is wiped: it may hold secrets.
+ */
+static int
+is_token_file(const char *path, char *why, size_t size)
+{
+	json_error_t je;
+	json_t *doc;
+	char   *buf;
+	size_t	len = 0;
+	ssize_t	got;
+	int	fd, nomem = 0, yes = 0;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)) < 0)
+		return 1;
+	if ((buf = oa2_malloc(OA2_TOKFILE_MAX + 1)) == NULL)
+		sao_die(EX_OSERR, "out of memory");
+	while (len <= OA2_TOKFILE_MAX && (got = read(fd, buf + len,
+	    OA2_TOKFILE_MAX + 1 - len)) > 0)
+		len += (size_t)got;
+	close(fd);
+	if (len > OA2_TOKFILE_MAX)
+		snprintf(why, size, "larger than a token file can be (%d bytes)",
+		    OA2_TOKFILE_MAX);
+	else if ((doc = oa2_json_loadb(buf, len, 0, &je, &nomem)) == NULL) {
+		if (nomem)
+			sao_die(EX_OSERR, "out of memory");
+		yes = ends_with(path, ".json");
+		snprintf(why, size, "not JSON");
+	} else {
+		yes = json_is_object(doc) &&
+		    json_object_get(doc, OA2_SETTING_NAME(OA2_S_REFRESH_TOKEN)) != NULL;
+		snprintf(why, size, "no \"%s\" member",
+		    OA2_SETTING_NAME(OA2_S_REFRESH_TOKEN));
+		oa2_json_wipe_decref(doc);
+	}
+	oa2_wipe(buf, len);
+	oa2_free(buf);
+	return yes;
+}
+
+/* walk - the token files under dir */
+static void
+walk(struct targets *t, const char *dir, int depth)
+{
+	struct dirent **de;
+	struct stat st;
+	char	path[4096], why[256];
+	int	n;
+
+	if (depth > WALK_DEPTH_MAX) {
+		target_skip(t, dir, "directory nested too deep, not searched");
+		return;
+	}
+	if ((n = scandir(dir, &de, NULL, alphasort)) < 0) {
+		snprintf(why, sizeof(why), "cannot list the directory: %s; run as "
+		    "root or as its owner", strerror(errno));
+		target_add(t, dir, why);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *name = de[i]->d_name;
+
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+			continue;
+		if (snprintf(path, sizeof(path), "%s%s%s", dir,
+		    ends_with(dir, "/") ? "" : "/", name) >= (int)sizeof(path))
+			target_skip(t, name, "path too long");
+		else if (lstat(path, &st) < 0)
+			target_skip(t, path, strerror(errno));
+		else if (S_ISLNK(st.st_mode))
+			target_skip(t, path, "a symbolic link, not followed");
+		else if (S_ISDIR(st.st_mode))
+			walk(t, path, depth + 1);
+		else if (!S_ISREG(st.st_mode))
+			target_skip(t, path, "not a regular file");
+		else if (is_writer_tmp(name))
+			target_skip(t, path, "a writer's temporary file");
+		else if (is_token_file(path, why, sizeof(why)))
+			target_add(t, path, NULL);
+		else
+			target_skip(t, path, why);
+	}
+	for (int i = 0; i < n; i++)
+		free(de[i]);
+	free(de);
+}
+
+/* collect - the files of argv: files as given, directories searched */
+static void
+collect(struct targets *t, int argc, char **argv)
+{
+	struct stat st;
+
+	t->skipped = json_array();
+	for (int i = 0; i < argc; i++) {
+		/* An argument that names a directory through a link is searched. */
+		if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode))
+			walk(t, argv[i], 0);
+		else
+			target_add(t, argv[i], NULL);
+	}
+}
+
+static void
+targets_free(struct targets *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		free(t->v[i].path);
+		free(t->v[i].fail);
+	}
+	free(t->v);
+	json_decref(t->skipped);
+}
+
+/* unprefixed - msg without a leading "file: ", which the line has said */
+static const char *
+unprefixed(const char *msg, const char *file)
+{
+	size_t	n = strlen(file);
+
+	return strncmp(msg, file, n) == 0 && strncmp(msg + n, ": ", 2) == 0 ?
+	    msg + n + 2 : msg;
+}
+
+/* print_line - the one-line form of one report, for list */
+static void
+print_line(const struct report *r)
+{
+	json_t *o = r->obj, *v;
+	const char *file = json_string_value(json_object_get(o, "file"));
+	const char *user = json_string_value(json_object_get(o, "user"));
+	const char *host = json_string_value(json_object_get(o,
+	    "token_endpoint_host"));
+	long long now = (long long)time(NULL), exp;
+	char	delta[64];
+
+	printf("%-8s %s", state_names[r->state], file);
+	if (user != NULL || host != NULL)
+		printf(" %s at %s", user ? user : "(no user)", host ? host :
+		    "(no token endpoint)");
+	if ((v = json_object_get(o, "access_token_expires_at")) != NULL) {
+		exp = json_integer_value(v);
+		sao_fmt_delta(exp > now ? exp - now : now - exp, delta,
+		    sizeof(delta));
+		printf(exp > now ? ", access token valid for %s" :
+		    ", access token expired %s ago", delta);
+	}
+	if ((v = json_array_get(r->errors, 0)) != NULL)
+		printf(" - %s: %s", r->state == ST_UNKNOWN ? "unknown" :
+		    "critical", unprefixed(json_string_value(v), file));
+	else if ((v = json_array_get(r->warnings, 0)) != NULL)
+		printf(" - warning: %s", unprefixed(json_string_value(v), file));
+	printf("\n");
+}
+
+/* show - status (long) or list (one line each), summary line first */
+static int
+show(int argc, char **argv, int list)
 {
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, O_JSON},
@@ -461,8 +710,10 @@ cmd_status(int argc, char **argv)
 		{NULL, 0, NULL, 0}
 	};
 	struct oa2_config cfg;
+	struct targets t = {0};
 	const char *for_user = NULL;
-	json_t *all;
+	json_t *all, *v;
+	size_t	i;
 	int c, json = 0, refresh = 0, worst = ST_OK, cfg_ok;
 	int rank[] = {0, 1, 3, 2};
 
@@ -481,9 +732,10 @@ cmd_status(int argc, char **argv)
 		return ST_UNKNOWN;
 	}
 	cfg_ok = sao_load_config(&cfg) == 0;
+	collect(&t, argc - optind, argv + optind);
 	all = json_array();
 	/* Every file first, so that the summary line can come first. */
-	for (int i = optind; i < argc; i++) {
+	for (i = 0; i < t.n; i++) {
 		struct report r = {.state = ST_OK};
 
 		r.obj = json_object();
@@ -492,7 +744,13 @@ cmd_status(int argc, char **argv)
 		if (!cfg_ok)
 			add_warning(&r, ST_CRITICAL, "the configuration file %s is "
 			    "not usable (see above)", oa2_config_path());
-		status_one(&r, argv[i], cfg_ok ? &cfg : NULL, refresh, for_user);
+		if (t.v[i].fail != NULL) {
+			json_object_set_new(r.obj, "file", json_string(t.v[i].path));
+			add_warning(&r, ST_UNKNOWN, "%s: %s", t.v[i].path,
+			    t.v[i].fail);
+		} else
+			status_one(&r, t.v[i].path, cfg_ok ? &cfg : NULL, refresh,
+			    for_user);
 		json_object_set_new(r.obj, "state", json_string(state_names[r.state]));
 		json_object_set_new(r.obj, "exit", json_integer(r.state));
 		json_object_set(r.obj, "warnings", r.warnings);
@@ -504,11 +762,17 @@ cmd_status(int argc, char **argv)
 		json_decref(r.errors);
 		json_decref(r.obj);
 	}
+	/* Directories without a single token file: nothing is watched. */
+	if (t.n == 0)
+		worst = ST_UNKNOWN;
 	if (json) {
 		json_dumpf(all, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		fputc('\n', stdout);
+		json_array_foreach(t.skipped, i, v)
+			sao_warn("skipped %s: %s",
+			    json_string_value(json_object_get(v, "file")),
+			    json_string_value(json_object_get(v, "reason")));
 	} else {
-		size_t	i;
 		json_t *o;
 
 		print_summary(all, worst);
@@ -518,12 +782,35 @@ cmd_status(int argc, char **argv)
 			.errors = json_object_get(o, "critical")};
 
 			r.state = (int)json_integer_value(json_object_get(o, "exit"));
-			print_text(&r);
+			if (list)
+				print_line(&r);
+			else
+				print_text(&r);
 		}
+		if (t.n == 0)
+			printf("no token file under %s%s\n", argv[optind],
+			    argc - optind > 1 ? " and the other directories" : "");
+		json_array_foreach(t.skipped, i, v)
+			printf("skipped  %s: %s\n",
+			    json_string_value(json_object_get(v, "file")),
+			    json_string_value(json_object_get(v, "reason")));
 	}
 	json_decref(all);
+	targets_free(&t);
 	oa2_config_free(&cfg);
 	return worst;
+}
+
+int
+cmd_status(int argc, char **argv)
+{
+	return show(argc, argv, 0);
+}
+
+int
+cmd_list(int argc, char **argv)
+{
+	return show(argc, argv, 1);
 }
 
 /* refresh_log - the core's notices, on stderr */

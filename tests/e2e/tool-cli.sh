@@ -50,7 +50,7 @@ check "status without a file: status's usage, not authorize's" \
 ok $([[ $? -eq 64 ]]; echo $?) "import with one file: EX_USAGE"
 check "import with one file: says both files are needed" has "$WORK/imp-one" \
 	'import: missing the sasl-xoauth2 token file and the file to write'
-for c in authorize status refresh token test revoke explain import doctor; do
+for c in authorize status list refresh token test revoke explain import doctor; do
 	"$TOOL" "$c" --help >"$WORK/h-$c" 2>"$WORK/h-$c.err"
 	ok $? "$c --help exits 0"
 	check "$c --help: that command's usage on stdout, nothing on stderr" \

@@ -1,7 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# tool-status.sh - sasl-oauth2 status, refresh, test and revoke against the
-# real stack, with their exit codes; test catches a wrong user, a revoked
+# tool-status.sh - sasl-oauth2 status (of files and directories), list,
+# refresh, test and revoke against the real stack, with their exit codes;
+# status and list search directories (links not followed, other files
+# skipped and said); test catches a wrong user, a revoked
 # token, a server without XOAUTH2, an untrusted certificate and a missing
 # plugin, each with the right explanation.  TAP.
 . "$(dirname "$0")/../lib/tool-common.bash"
@@ -66,6 +68,64 @@ check "an expired access token reads 'expired at ... (5 min ago)'" has "$WORK/ol
 check "--json: mode as an octal string, owner as a name" jq -e '.[0].mode == "0600" and .[0].owner == "root"' "$WORK/own.json"
 "$TOOL" status --for-user root "$F" >"$WORK/own.out" 2>&1
 check "text: the owner as a name" has "$WORK/own.out" 'mode 0600, owner root \(uid 0\)'
+
+# ---- status DIR / list DIR: every token file under the directories
+D=$WORK/dir
+mkdir -p "$D/sub"
+cp -p "$F" "$D/a.json"                      # OK
+cp -p "$WORK/ms100.json" "$D/sub/b.json"    # CRITICAL, one level down
+cp -p "$WORK/ms70.json" "$D/c-token"        # WARNING: a token file by its content, not its name
+printf '{"refresh_token": "x", ' >"$D/broken.json" && chmod 600 "$D/broken.json"   # .json, not JSON: CRITICAL
+echo '{"installed": {"client_id": "x"}}' >"$D/client_secret.json"   # JSON, not a token file
+echo 'notes' >"$D/notes.txt"
+ln -s "$F" "$D/link.json"                   # not followed
+cp -p "$F" "$D/a.json.tmp.Ab12Cd"           # a writer's temporary file
+"$TOOL" list "$D" >"$WORK/ls.out" 2>&1
+rc=$?
+ok $([[ $rc -eq 2 ]]; echo $?) "list DIR: exit 2, the worst state (got $rc)"
+check "list DIR: summary line first, the four token files counted" \
+	bash -c "head -1 '$WORK/ls.out' | grep -Eq '^SASL-OAUTH2 CRITICAL - 4 token files: 1 OK, 1 WARNING, 2 CRITICAL, 0 UNKNOWN \\|'"
+check "list DIR: one line per token file, in name order, subdirectories searched" \
+	bash -c "sed -n '2,5p' '$WORK/ls.out' | awk '{print \$1, \$2}' | diff - <(printf '%s\n' 'OK $D/a.json' 'CRITICAL $D/broken.json' 'WARNING $D/c-token' 'CRITICAL $D/sub/b.json')"
+check "list DIR: a line has the user, the token endpoint's host and the expiry" \
+	has "$WORK/ls.out" "^OK +$D/a.json user@example.test at [^ ]+, access token valid for "
+check "list DIR: a problem's first message on its line" has "$WORK/ls.out" "^CRITICAL +$D/sub/b.json .* - critical: unused for 100 days"
+check "list DIR: the symbolic link is skipped, not followed" has "$WORK/ls.out" "^skipped +$D/link.json: a symbolic link, not followed"
+check "list DIR: the client secret file is skipped and said" has "$WORK/ls.out" "^skipped +$D/client_secret.json: no \"refresh_token\" member"
+check "list DIR: a non-JSON file is skipped and said" has "$WORK/ls.out" "^skipped +$D/notes.txt: not JSON"
+check "list DIR: a writer's temporary file is skipped" has "$WORK/ls.out" "^skipped +$D/a.json.tmp.Ab12Cd: a writer's temporary file"
+check "list DIR: exactly four file lines" test "$(grep -c "^[A-Z]\+ \+$D/" "$WORK/ls.out")" = 4
+"$TOOL" list --json "$D" >"$WORK/ls.json" 2>"$WORK/ls.err"
+check "list --json DIR: the four files with state and exit code" \
+	jq -e 'length == 4 and ([.[].state] == ["OK", "CRITICAL", "WARNING", "CRITICAL"]) and ([.[].exit] == [0, 2, 1, 2])' "$WORK/ls.json"
+check "list --json DIR: skipped files said on stderr, stdout stays JSON" has "$WORK/ls.err" "skipped $D/notes.txt: not JSON"
+"$TOOL" status "$D" "$F" >"$WORK/sd.out" 2>&1
+rc=$?
+ok $([[ $rc -eq 2 ]]; echo $?) "status DIR FILE: exit 2 (got $rc)"
+check "status DIR FILE: the summary covers the directory's files and the file" \
+	bash -c "head -1 '$WORK/sd.out' | grep -Eq '^SASL-OAUTH2 CRITICAL - 5 token files: 2 OK, 1 WARNING, 2 CRITICAL'"
+check "status DIR: each file's details (the 90-day rule of c-token)" \
+	bash -c "grep -A12 '^$D/c-token: WARNING' '$WORK/sd.out' | grep -q '90 days'"
+check "status DIR: perfdata for the file found by content" has "$WORK/sd.out" "'c-token_access_token_expires_in'="
+mkdir -p "$WORK/empty-dir"
+"$TOOL" list "$WORK/empty-dir" >"$WORK/ls0.out" 2>&1
+rc=$?
+ok $([[ $rc -eq 3 ]]; echo $?) "list of a directory without token files: UNKNOWN, exit 3 (got $rc)"
+check "no token file: the summary and the reason" \
+	bash -c "head -1 '$WORK/ls0.out' | grep -q '^SASL-OAUTH2 UNKNOWN - 0 token files' && grep -q 'no token file under $WORK/empty-dir' '$WORK/ls0.out'"
+# What the caller cannot read is UNKNOWN, and counted.
+U=$(mktemp -d /tmp/sasl-oauth2-unreadable.XXXXXX)
+cp -p "$F" "$U/root.json"
+mkdir -m 700 "$U/private" && cp -p "$F" "$U/private/p.json"
+chown nobody "$U"
+setpriv --reuid=nobody --regid=nogroup --clear-groups env -u SASL_OAUTH2_CONFIG \
+	"$TOOL" list "$U" >"$WORK/lsu.out" 2>&1
+rc=$?
+ok $([[ $rc -eq 3 ]]; echo $?) "list as a user who cannot read: UNKNOWN, exit 3 (got $rc)"
+check "unreadable file and directory: both counted UNKNOWN" \
+	bash -c "head -1 '$WORK/lsu.out' | grep -Eq '^SASL-OAUTH2 UNKNOWN - 2 token files: 0 OK, 0 WARNING, 0 CRITICAL, 2 UNKNOWN'"
+check "unreadable directory: says why and what to do" has "$WORK/lsu.out" "^UNKNOWN +$U/private .*cannot list the directory: Permission denied; run as root"
+rm -rf "$U"
 
 # ---- refresh
 at1=$(jq -r .access_token "$F")
