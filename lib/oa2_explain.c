@@ -107,7 +107,8 @@ static const struct oa2_explain table[] = {
 	 " > Authentication > Allow public client flows: Yes\n"
 	 "Google: the client type does not allow this flow (a Web client in the device "
 	 "flow): create a Desktop app client in " G_CREDS,
-	 "re-authorize with the client_id that will refresh: " REAUTH},
+	 "re-authorize with the client_id that will refresh: " REAUTH "; for an app-only "
+	 "grant, add the delegation or permission named above"},
 	{"invalid_scope",
 	 "the scope asked for is not allowed for this client or flow",
 	 "Google device flow with https://mail.google.com/ (\"Invalid device flow scope\"): "

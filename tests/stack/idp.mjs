@@ -28,15 +28,31 @@
 //   IDP_PORT (8443)  IDP_HOST (127.0.0.1)  IDP_CERT  IDP_KEY  (PEM files, required)
 //   AT_TTL (60)      access token lifetime in seconds
 //   IDP_LOG          log file (default: stderr)
+//   IDP_APP_KEYS     directory with app.crt (client appjwt's certificate) and
+//                    sa.json (the service account of the jwt-bearer grant);
+//                    without it the app-only clients are not registered
+//
+// App-only grants (no user, no refresh token):
+//   appclient  client_secret_basic "appsecret", grant client_credentials
+//   appjwt     private_key_jwt (the key of IDP_APP_KEYS/app.crt), client_credentials
+//   appsa      urn:ietf:params:oauth:grant-type:jwt-bearer (RFC 7523 2.1) through
+//              registerGrantType: the assertion signed with sa.json's key, iss =
+//              its client_email, aud = the token endpoint, sub = the mailbox,
+//              scope https://mail.google.com/.  As at Google, the request has no
+//              client authentication: this server adds client_id=appsa to it.
+//   The access token's email (Dovecot's username_attribute) is the mailbox:
+//   sub for jwt-bearer; APP_MAILBOX for client_credentials, standing in for
+//   the one mailbox Exchange would give the app's service principal.
 //
 // Nothing secret is printed anywhere: the log never contains a token, code,
 // cookie or client secret.
 
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes, verify, X509Certificate } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer } from 'node:https';
 
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 const HOST = process.env.IDP_HOST || '127.0.0.1';
 const PORT = Number.parseInt(process.env.IDP_PORT || '8443', 10);
@@ -44,6 +60,10 @@ const AT_TTL = Number.parseInt(process.env.AT_TTL || '60', 10);
 const LOG = process.env.IDP_LOG || '';
 const DEFAULT_ACCOUNT = 'user@example.test';
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+const APP_KEYS = process.env.IDP_APP_KEYS || '';
+const APP_MAILBOX = 'app@example.test';
+const GOOGLE_MAIL_SCOPE = 'https://mail.google.com/';
 const DAY = 24 * 60 * 60;
 
 if (!process.env.IDP_CERT || !process.env.IDP_KEY) {
@@ -189,9 +209,44 @@ const confidential = (clientId, secret, method) => ({
   redirect_uris: ['http://127.0.0.1:9/cb'],
 });
 
+// The app-only clients and the service account (only with IDP_APP_KEYS).
+let serviceAccount = null;
+const appClients = [];
+if (APP_KEYS) {
+  const certKey = new X509Certificate(readFileSync(join(APP_KEYS, 'app.crt'))).publicKey;
+  const sa = JSON.parse(readFileSync(join(APP_KEYS, 'sa.json'), 'utf8'));
+  serviceAccount = { email: sa.client_email, key: createPublicKey(sa.private_key) };
+  appClients.push(
+    {
+      client_id: 'appclient',
+      client_secret: 'appsecret',
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+    },
+    {
+      client_id: 'appjwt',
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: { keys: [{ ...certKey.export({ format: 'jwk' }), use: 'sig' }] },
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+    },
+    {
+      client_id: 'appsa',
+      token_endpoint_auth_method: 'none',
+      grant_types: [JWT_BEARER],
+      response_types: [],
+      redirect_uris: [],
+    },
+  );
+}
+
 const configuration = {
   adapter: MapAdapter,
   clients: [
+    ...appClients,
     confidential('mailclient', 'mailsecret', 'client_secret_basic'),
     confidential('mailclient-post', 'mailsecret', 'client_secret_post'),
     {
@@ -221,8 +276,12 @@ const configuration = {
   scopes: ['openid', 'offline_access', 'email'],
   claims: { openid: ['sub'], email: ['email'] },
   findAccount,
-  async extraTokenClaims(_ctx, token) {
-    return token.accountId ? { email: token.accountId } : undefined;
+  async extraTokenClaims(ctx, token) {
+    if (token.accountId) return { email: token.accountId };
+    if (token.kind === 'ClientCredentials') {
+      return { email: ctx?.state?.mailbox || APP_MAILBOX };
+    }
+    return undefined;
   },
   // Refresh tokens for every client allowed the grant, even when a request
   // lacks prompt=consent (oidc-provider otherwise drops offline_access then).
@@ -243,6 +302,7 @@ const configuration = {
   features: {
     devInteractions: { enabled: false },
     deviceFlow: { enabled: true },
+    clientCredentials: { enabled: true },
     revocation: { enabled: true },
     introspection: {
       enabled: true,
@@ -250,7 +310,7 @@ const configuration = {
       // token presented as a bearer would be accepted.  Other callers see
       // only their own tokens.
       async allowedPolicy(_ctx, client, token) {
-        if (client.clientId === 'dovecot') return token.kind === 'AccessToken';
+        if (client.clientId === 'dovecot') return token.kind === 'AccessToken' || token.kind === 'ClientCredentials';
         return token.clientId === client.clientId;
       },
     },
@@ -267,6 +327,53 @@ const configuration = {
 };
 
 const provider = new Provider(ISSUER, configuration);
+
+// ---------------------------------------------------------------- jwt-bearer (RFC 7523 2.1)
+
+function b64json(part) {
+  return JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+}
+
+// Google's words for a missing domain-wide delegation.
+const NOT_DELEGATED = 'Client is unauthorized to retrieve access tokens using this method, '
+  + 'or client not authorized for any of the scopes requested.';
+
+async function jwtBearerHandler(ctx) {
+  const assertion = ctx.oidc.params.assertion || '';
+  const parts = assertion.split('.');
+  if (parts.length !== 3) throw new errors.CustomOIDCProviderError('invalid_grant', 'the assertion is not a JWT');
+  let header;
+  let claims;
+  try {
+    header = b64json(parts[0]);
+    claims = b64json(parts[1]);
+  } catch {
+    throw new errors.CustomOIDCProviderError('invalid_grant', 'the assertion is not a JWT');
+  }
+  if (header.alg !== 'RS256') throw new errors.CustomOIDCProviderError('invalid_grant', 'the assertion must be signed RS256');
+  const signed = verify('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), serviceAccount.key,
+    Buffer.from(parts[2], 'base64url'));
+  if (!signed || claims.iss !== serviceAccount.email) throw new errors.CustomOIDCProviderError('invalid_grant', 'Invalid JWT Signature.');
+  const now = Math.floor(Date.now() / 1000);
+  if (claims.aud !== `${ISSUER}/token`) throw new errors.CustomOIDCProviderError('invalid_grant', 'Invalid JWT: aud');
+  if (typeof claims.exp !== 'number' || typeof claims.iat !== 'number' || claims.exp <= now
+    || claims.exp - claims.iat > 3600 || claims.iat > now + 60) {
+    throw new errors.CustomOIDCProviderError('invalid_grant', 'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.');
+  }
+  const sub = typeof claims.sub === 'string' ? claims.sub : '';
+  // The delegation: the Gmail scope, for mailboxes of the test domain.
+  if (!String(claims.scope || '').split(' ').includes(GOOGLE_MAIL_SCOPE) || !sub.endsWith('@example.test')) {
+    throw new errors.CustomOIDCProviderError('unauthorized_client', NOT_DELEGATED);
+  }
+  ctx.state.mailbox = sub;
+  const token = new provider.ClientCredentials({ client: ctx.oidc.client, scope: undefined });
+  ctx.oidc.entity('ClientCredentials', token);
+  const value = await token.save();
+  log(`jwt-bearer sub=${safeWord(sub)} result=issued`);
+  ctx.body = { access_token: value, expires_in: token.expiration, token_type: token.tokenType };
+}
+
+if (serviceAccount) provider.registerGrantType(JWT_BEARER, jwtBearerHandler, ['assertion', 'scope']);
 
 // Count and log every request to the token-ish endpoints once it is answered.
 const TOKEN_PATH = '/token';
@@ -481,10 +588,17 @@ function usedSecretMethod(req, form) {
 }
 
 async function enforceAuthMethod(req, res, path) {
-  const raw = await readBody(req, 56 * 1024);
+  let raw = await readBody(req, 56 * 1024);
+  const form = new URLSearchParams(raw);
+  // A jwt-bearer request authenticates with its assertion only (Google):
+  // oidc-provider wants a client, so it gets the one for that grant.
+  if (path === TOKEN_PATH && serviceAccount && form.get('grant_type') === JWT_BEARER
+    && !form.has('client_id') && !req.headers.authorization) {
+    raw += '&client_id=appsa';
+    form.set('client_id', 'appsa');
+  }
   // oidc-provider uses an already read body from req.body.
   req.body = Buffer.from(raw, 'utf8');
-  const form = new URLSearchParams(raw);
   const used = usedSecretMethod(req, form);
   if (!used) return true;
   const registered = registeredMethod.get(used.clientId);

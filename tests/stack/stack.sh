@@ -158,8 +158,26 @@ make_pki() {
 			openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -set_serial "0x$(openssl rand -hex 8)" \
 				-sha256 -days 7 -extfile server.ext -out server.pem 2>/dev/null &&
 			chmod 0644 ca.pem server.pem &&
-			rm -f server.csr server.ext
+			rm -f server.csr server.ext &&
+			make_app_keys
 	) >"$LOGDIR/pki.out" 2>&1 || { cat "$LOGDIR/pki.out" >&2; return 1; }
+}
+
+# make_app_keys: the app-only credentials (IDP_APP_KEYS): app.key + app.crt,
+# the certificate of client appjwt (private_key_jwt); sa.json, a service
+# account key file as Google issues it (client_email, private_key,
+# private_key_id, token_uri) for the jwt-bearer grant.  The idp reads the
+# public halves.  Mode 0600, root's: a test copies them for the mail system.
+make_app_keys() {
+	mkdir -p app && chmod 0755 app &&
+		openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out app/app.key &&
+		openssl req -x509 -new -key app/app.key -sha256 -days 7 -subj "/CN=appjwt" -out app/app.crt &&
+		openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out app/sa.key &&
+		jq -n --rawfile k app/sa.key --arg uri "$IDP_URL/token" --arg kid "$(openssl rand -hex 20)" \
+			'{type: "service_account", project_id: "sasl-oauth2-test", private_key_id: $kid,
+			  private_key: $k, client_email: "relay@sasl-oauth2-test.iam.gserviceaccount.com",
+			  client_id: "100000000000000000001", token_uri: $uri}' >app/sa.json &&
+		rm -f app/sa.key && chmod 0600 app/app.key app/sa.json && chmod 0644 app/app.crt
 }
 
 # ------------------------------------------------------------------ idp
@@ -173,7 +191,7 @@ start_idp() {
 	mkdir -p "$DIR/idp"
 	# setsid: own session, so the test's process group signals don't reach it.
 	IDP_PORT=$IDP_PORT IDP_HOST=$LOOP AT_TTL=$AT_TTL IDP_LOG=$IDP_LOG \
-		IDP_CERT=$PKI/server.pem IDP_KEY=$PKI/server.key \
+		IDP_CERT=$PKI/server.pem IDP_KEY=$PKI/server.key IDP_APP_KEYS=$PKI/app \
 		setsid node "$HERE/idp.mjs" </dev/null >>"$LOGDIR/idp.out" 2>&1 &
 	echo $! >"$IDP_PIDFILE"
 }
@@ -482,6 +500,12 @@ write_env() {
 			"CLIENT_SECRET=mailsecret" \
 			"CLIENT_ID_POST=mailclient-post" \
 			"CLIENT_ID_PUBLIC=mailclient-public" \
+			"IDP_APP_KEYS=$PKI/app" \
+			"APP_CLIENT_ID=appclient" \
+			"APP_CLIENT_SECRET=appsecret" \
+			"APP_JWT_CLIENT_ID=appjwt" \
+			"APP_MAILBOX=app@example.test" \
+			"APP_SA_EMAIL=relay@sasl-oauth2-test.iam.gserviceaccount.com" \
 			"IMAP_PORT=$IMAP_PORT" \
 			"IMAPS_PORT=$IMAPS_PORT" \
 			"SUBMISSION_PORT=$SUBMISSION_PORT" \

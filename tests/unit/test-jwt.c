@@ -168,6 +168,7 @@ test_sign(const char *label, EVP_PKEY *pk, enum oa2_jwt_alg want,
 	json_t *h, *p;
 	int	siglen = 0;
 
+	oa2_error_clear(&err);
 	if (with_cert)
 		cp = cert_of(pk, s256);
 	ok(oa2_jwt_key_load(&k, kp, strlen(kp), cp, cp ? strlen(cp) : 0, want,

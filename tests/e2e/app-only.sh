@@ -1,0 +1,137 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# app-only.sh - app-only grants against the real stack (oidc-provider,
+# Dovecot, chrooted Postfix with the plugin): token files with "grant"
+# client_credentials (client secret; certificate-signed client assertion,
+# private_key_jwt with x5t#S256) and jwt_bearer (a Google-style service
+# account key, sub = the mailbox).  Each mints an access token with no
+# refresh token; Dovecot accepts it (XOAUTH2, IMAPS); a fresh token is used
+# again without a request; pf-out relays mail for 3 mailboxes from one
+# service account (sender-dependent token files); a key file readable by
+# others is refused with the chmod; a client the provider does not delegate
+# gets unauthorized_client and explain gives the console fix.  TAP.
+. "$(dirname "$0")/../lib/tool-common.bash"
+require_tool
+export AT_TTL=3600
+start_stack
+export CA_FILE IMAPS_PORT
+
+# grants NAME: the provider's count of successful token requests of a grant
+grants() { curl -s --cacert "$CA_FILE" "$TEST_STATS_URL" | jq -r --arg g "$1" '.[$g].ok // 0'; }
+
+# imap_login USER TOKENFILE: XOAUTH2 over IMAPS; prints OK or the refusal
+imap_login() {
+	python3 - "$1" "$2" <<'PY'
+import imaplib, os, ssl, sys
+tok = open(sys.argv[2]).read().strip()
+ctx = ssl.create_default_context(cafile=os.environ["CA_FILE"])
+m = imaplib.IMAP4_SSL("127.0.0.1", int(os.environ["IMAPS_PORT"]), ssl_context=ctx)
+try:
+    m.authenticate("XOAUTH2", lambda _: ("user=%s\x01auth=Bearer %s\x01\x01" % (sys.argv[1], tok)).encode())
+    print("OK")
+except Exception as e:
+    print("refused: %s" % e)
+PY
+}
+
+K=$WORK/keys
+mkdir -p "$K" && chmod 700 "$K"
+cp -p "$IDP_APP_KEYS"/app.key "$IDP_APP_KEYS"/app.crt "$IDP_APP_KEYS"/sa.json "$K/"
+
+# newfile FILE JSON: a token file, mode 0600
+newfile() { printf '%s\n' "$2" >"$1" && chmod 600 "$1"; }
+
+# ---- client_credentials with a client secret
+F1=$WORK/secret.json
+newfile "$F1" "$(jq -n --arg ep "$TOKEN_ENDPOINT" --arg ca "$CA_FILE" --arg u "$APP_MAILBOX" \
+	'{grant:"client_credentials", user:$u, token_endpoint:$ep, ca_bundle_file:$ca,
+	  client_id:"appclient", client_secret:"appsecret", client_auth:"basic"}')"
+"$TOOL" token "$F1" >"$WORK/t1" 2>"$WORK/t1.err"
+ok $? "client_credentials (secret): token prints an access token"
+diag "$WORK/t1.err"
+ok $([[ "$(grants client_credentials)" == 1 ]]; echo $?) "one client_credentials request at the provider"
+ok $([[ "$(jq -r '.refresh_token // "none"' "$F1")" == none && "$(jq -r .access_token "$F1")" == "$(cat "$WORK/t1")" ]]; echo $?) \
+	"the file holds the minted access token and no refresh token"
+ok $([[ "$(imap_login "$APP_MAILBOX" "$WORK/t1")" == OK ]]; echo $?) "Dovecot accepts it for the app's mailbox (XOAUTH2, IMAPS)"
+"$TOOL" token "$F1" >"$WORK/t1b" 2>/dev/null
+ok $([[ "$(cat "$WORK/t1b")" == "$(cat "$WORK/t1")" && "$(grants client_credentials)" == 1 ]]; echo $?) \
+	"a fresh token is used again: no second request"
+
+# ---- client_credentials with a certificate (private_key_jwt)
+F2=$WORK/cert.json
+newfile "$F2" "$(jq -n --arg ep "$TOKEN_ENDPOINT" --arg ca "$CA_FILE" --arg u "$APP_MAILBOX" \
+	--arg k "$K/app.key" --arg c "$K/app.crt" \
+	'{grant:"client_credentials", user:$u, token_endpoint:$ep, ca_bundle_file:$ca,
+	  client_id:"appjwt", client_key_file:$k, client_cert_file:$c}')"
+"$TOOL" token "$F2" >"$WORK/t2" 2>"$WORK/t2.err"
+ok $? "client_credentials (certificate, private_key_jwt): access token"
+diag "$WORK/t2.err"
+ok $([[ "$(imap_login "$APP_MAILBOX" "$WORK/t2")" == OK ]]; echo $?) "Dovecot accepts it"
+ok $(grep -q 'token grant_type=client_credentials client=appjwt status=200' "$IDP_LOG"; echo $?) \
+	"the provider authenticated appjwt by its signed assertion"
+ok $(! grep -q 'BEGIN' "$F2"; echo $?) "the token file holds paths, not the key"
+
+# ---- a key file others can read: refused, with the fix
+chmod 644 "$K/app.key"
+jq '.expiry = "1"' "$F2" >"$WORK/e" && cat "$WORK/e" >"$F2"
+"$TOOL" token "$F2" >"$WORK/t3" 2>"$WORK/t3.err"
+rc=$?
+ok $([[ $rc -ne 0 && ! -s "$WORK/t3" ]]; echo $?) "key mode 0644: token fails, nothing on stdout (exit $rc)"
+ok $(has "$WORK/t3.err" "app.key: mode 0644 .*chmod 600 $K/app.key"; echo $?) "one line naming the file and the chmod"
+diag "$WORK/t3.err"
+chmod 600 "$K/app.key"
+
+# ---- jwt_bearer: a service account, one token per mailbox
+for u in alice bob carol; do
+	newfile "$WORK/sa-$u.json" "$(jq -n --arg ep "$TOKEN_ENDPOINT" --arg ca "$CA_FILE" \
+		--arg u "$u@example.test" --arg sa "$K/sa.json" \
+		'{grant:"jwt_bearer", user:$u, token_endpoint:$ep, ca_bundle_file:$ca, service_account_file:$sa}')"
+done
+"$TOOL" token "$WORK/sa-alice.json" >"$WORK/t4" 2>"$WORK/t4.err"
+ok $? "jwt_bearer (service account): access token for alice"
+diag "$WORK/t4.err"
+ok $([[ "$(grants urn:ietf:params:oauth:grant-type:jwt-bearer)" == 1 ]]; echo $?) "one jwt-bearer request"
+ok $([[ "$(imap_login alice@example.test "$WORK/t4")" == OK ]]; echo $?) "Dovecot accepts it for alice"
+ok $([[ "$(imap_login bob@example.test "$WORK/t4")" != OK ]]; echo $?) "and refuses it for bob (the token is alice's)"
+
+# ---- not delegated: unauthorized_client, and explain's console fix
+F5=$WORK/sa-outsider.json
+newfile "$F5" "$(jq -n --arg ep "$TOKEN_ENDPOINT" --arg ca "$CA_FILE" --arg sa "$K/sa.json" \
+	'{grant:"jwt_bearer", user:"someone@elsewhere.test", token_endpoint:$ep, ca_bundle_file:$ca, service_account_file:$sa}')"
+"$TOOL" token "$F5" >/dev/null 2>"$WORK/t5.err"
+ok $([[ $? -ne 0 ]] && has "$WORK/t5.err" "unauthorized_client"; echo $?) "a mailbox outside the delegation: unauthorized_client"
+diag "$WORK/t5.err"
+"$TOOL" explain "$(grep -o 'unauthorized_client' "$WORK/t5.err" | head -1)" >"$WORK/x5" 2>&1
+ok $(has "$WORK/x5" "Manage domain wide delegation"; echo $?) "explain names the Admin console's domain-wide delegation"
+
+# ---- Postfix relays for 3 mailboxes from one service account
+D=$PF_OUT_TOKEN_DIR
+install -o postfix -g postfix -m 600 "$K/sa.json" "$D/sa.json"
+: >"$WORK/passwd"
+for u in alice bob carol; do
+	jq --arg sa "$PF_OUT_TOKEN_DIR_IN_CHROOT/sa.json" --arg ca "$PF_OUT_CA_IN_CHROOT" \
+		'.service_account_file = $sa | .ca_bundle_file = $ca | del(.access_token, .expiry, .expires_in)' \
+		"$WORK/sa-$u.json" >"$D/$u.json"
+	chown postfix:postfix "$D/$u.json" && chmod 600 "$D/$u.json"
+	echo "$u@example.test $u@example.test:$PF_OUT_TOKEN_DIR_IN_CHROOT/$u.json" >>"$WORK/passwd"
+done
+cat "$WORK/passwd" >"$PF_OUT_SASL_PASSWD"
+postconf -c "$PF_OUT_DIR" -e smtp_sender_dependent_authentication=yes
+touch -d '-10 sec' "$PF_OUT_DIR/main.cf"
+bash "$STACK_SH" reload-pf-out "$STACK_DIR" >/dev/null 2>&1
+j0=$(grants urn:ietf:params:oauth:grant-type:jwt-bearer)
+for u in alice bob carol; do
+	python3 "$SEND_MAIL" --port "$PF_OUT_PORT" --from "$u@example.test" --to "$u@example.test" \
+		--subject "app-only-$u" >/dev/null 2>&1
+done
+for u in alice bob carol; do
+	check "mail from $u@example.test relayed with $u's token and delivered" \
+		bash "$WAIT_DELIVERED" "$MAILDIR_ROOT/$u@example.test/Maildir" "app-only-$u" 45
+done
+j1=$(grants urn:ietf:params:oauth:grant-type:jwt-bearer)
+ok $([[ $((j1 - j0)) -eq 3 ]]; echo $?) "one jwt-bearer request per mailbox (got $((j1 - j0)))"
+ok $([[ "$(grep -c 'sasl_username=' "$PF_IN_LOG")" -ge 3 ]] && grep -q 'sasl_username=carol@example.test' "$PF_IN_LOG"; echo $?) \
+	"pf-in saw each mailbox authenticate"
+ok $(! grep -q "$(cat "$WORK/t4")" "$IDP_LOG" "$PF_OUT_LOG" "$DOVECOT_LOG"; echo $?) "no access token in the logs"
+
+done_testing
