@@ -8,6 +8,8 @@
  *	#include "oa2_explain.h"
  *
  *	const struct oa2_explain *oa2_explain_find(code)
+ *	const char *oa2_explain_fix(e, ctx)
+ *	const char *oa2_explain_ctx_name(ctx)
  *	size_t	oa2_explain_count()
  *	const struct oa2_explain *oa2_explain_at(i)
  * DESCRIPTION
@@ -33,6 +35,13 @@
  *	5.7.139, "http_503" finds http_5xx and other "http_4NN" http_4xx.
  *	Aliases ("expired_token" for the device flow, ...) are entries of
  *	their own.  Returns NULL when nothing matches.
+ *
+ *	oa2_explain_fix() gives the fix for the one who met the error: the
+ *	table's own for the plugin (OA2_CTX_PLUGIN, a mail program's log),
+ *	and for a command run by hand (OA2_CTX_AUTHORIZE, ..._REFRESH,
+ *	..._TEST, ..._TOKEN, ..._STATUS) that command's fix where the
+ *	plugin's does not fit: authorize names its flags, not the token
+ *	file's members, and no command is retried like deferred mail.
  *
  *	oa2_explain_count() and oa2_explain_at() enumerate the table (for
  *	"sasl-oauth2 explain" without a code, and for the tests).
@@ -620,6 +629,133 @@ static const struct oa2_explain table[] = {
 };
 
 #define NTABLE (sizeof(table) / sizeof(table[0]))
+
+/*
+ * The fix for a command run by hand, where the table's (the plugin's) does
+ * not fit: authorize takes its settings from flags, not from a token file,
+ * and nothing retries a command's failure the way Postfix retries mail.
+ */
+#define C(x)	(1u << OA2_CTX_##x)
+#define HAND	(C(REFRESH) | C(TEST) | C(TOKEN) | C(STATUS))
+#define AZ	C(AUTHORIZE)
+#define AZ_URL	"the --issuer URL (or --auth-url and --token-url)"
+
+static const struct {
+	const char *code;
+	unsigned ctx;
+	const char *fix;
+} by_ctx[] = {
+	{"invalid_client", AZ,
+	 "check --client-id against the console (" G_CREDS ", or " MS_APP
+	 " > Overview) and the secret in --client-secret-file, then run "
+	 "authorize again"},
+	{"unauthorized_client", AZ,
+	 "use a client of the type this flow needs (Google: Desktop app; "
+	 "Microsoft: Allow public client flows: Yes), then run authorize again"},
+	{"invalid_request", AZ,
+	 "check --client-id, --scope and " AZ_URL "; see the description the "
+	 "provider gave"},
+	{"invalid_scope", AZ,
+	 "leave --scope out (the provider's default scope), then run authorize "
+	 "again"},
+	{"unsupported_grant_type", AZ,
+	 "check " AZ_URL " against the provider's documentation; without a "
+	 "device endpoint use --flow loopback or paste"},
+	{"server_error", AZ,
+	 "nothing was written: run authorize again in a few minutes; if it lasts, "
+	 "check the provider's status page"},
+	{"temporarily_unavailable", AZ,
+	 "nothing was written: run authorize again in a few minutes; if it lasts, "
+	 "check the provider's status page"},
+	{"http_5xx", AZ,
+	 "nothing was written: run authorize again in a few minutes; if it lasts, "
+	 "check the provider's status page"},
+	{"server_error", HAND,
+	 "run the command again in a few minutes (the token file is unchanged); "
+	 "if it lasts, check the provider's status page"},
+	{"temporarily_unavailable", HAND,
+	 "run the command again in a few minutes (the token file is unchanged); "
+	 "if it lasts, check the provider's status page"},
+	{"http_5xx", HAND,
+	 "run the command again in a few minutes (the token file is unchanged); "
+	 "if it lasts, check \"proxy\" and the provider's status page"},
+	{"http_4xx", AZ,
+	 "check " AZ_URL ": a 404 is a wrong path; a proxy from https_proxy may "
+	 "refuse (403/407)"},
+	{"network", AZ,
+	 "check that the host and port of " AZ_URL " are right and reachable "
+	 "from here (curl -sI URL), then run authorize again"},
+	{"network", HAND,
+	 "check with: curl -sI https://HOST/ from this host (HOST of "
+	 "\"token_endpoint\"), then run the command again"},
+	{"timeout", AZ,
+	 "run authorize again; if it lasts, check that the firewall lets "
+	 "outgoing HTTPS (443) through"},
+	{"timeout", HAND,
+	 "run the command again; if it lasts, check that the firewall lets "
+	 "outgoing HTTPS (443) through"},
+	{"dns", AZ,
+	 "check the host name in " AZ_URL " and this host's resolver: getent "
+	 "hosts HOST"},
+	{"dns", HAND,
+	 "check the host name in \"token_endpoint\" and this host's resolver: "
+	 "getent hosts HOST"},
+	{"tls", AZ,
+	 "give --ca-file with the CA that signed the server's certificate, or "
+	 "fix the host name in " AZ_URL},
+	{"ca_bundle", AZ,
+	 "give --ca-file the path of a readable PEM file (ls -l PATH), or leave "
+	 "it out for the system's CA bundle"},
+	{"ca_bundle", HAND,
+	 "set \"ca_bundle_file\" in the token file to a readable PEM file (ls -l "
+	 "PATH), or remove it for the system's CA bundle"},
+	{"token_file", AZ,
+	 "fix the path or its directory as the message says, then run authorize "
+	 "again"},
+	{"token_file", C(REFRESH) | C(TEST) | C(TOKEN),
+	 "fix the file as the message says; sasl-oauth2 status FILE lists what "
+	 "else is wrong"},
+	{"token_file", C(STATUS),
+	 "fix the file as the message says, or write it anew: sasl-oauth2 "
+	 "authorize --force FILE"},
+	{"url", AZ,
+	 "give the provider's documented https:// URL in " AZ_URL},
+	{"too_large", AZ,
+	 "check " AZ_URL ": it points to a web page, not an OAuth endpoint"},
+	{"bad_response", AZ,
+	 "check " AZ_URL ", and https_proxy if one is set"},
+	{"user", AZ,
+	 "give the mail address with --user"},
+	{"AADSTS700025", AZ,
+	 "leave --client-secret-file out: the client is public"},
+	{"AADSTS90009", AZ,
+	 "leave --scope out: the default scope holds the IMAP/SMTP scopes"},
+};
+
+#undef C
+
+const char *
+oa2_explain_fix(const struct oa2_explain *e, enum oa2_explain_ctx ctx)
+{
+	if (e == NULL)
+		return NULL;
+	if (ctx > OA2_CTX_PLUGIN && ctx < OA2_CTX_COUNT)
+		for (size_t i = 0; i < sizeof(by_ctx) / sizeof(by_ctx[0]); i++)
+			if ((by_ctx[i].ctx & (1u << ctx)) &&
+			    strcmp(by_ctx[i].code, e->code) == 0)
+				return by_ctx[i].fix;
+	return e->fix;
+}
+
+const char *
+oa2_explain_ctx_name(enum oa2_explain_ctx ctx)
+{
+	static const char *const names[OA2_CTX_COUNT] = {
+		"plugin", "authorize", "refresh", "test", "token", "status",
+	};
+
+	return ctx < OA2_CTX_COUNT ? names[ctx] : "plugin";
+}
 
 size_t
 oa2_explain_count(void)

@@ -286,9 +286,14 @@ tls_up(CURL *c)
 /* map_curl_error - classify a libcurl failure */
 static enum oa2_status
 map_curl_error(CURLcode rc, struct req *r, const char *host,
-    const char *detail, long timeout_ms, struct oa2_error *err)
+    const char *detail, long timeout_ms, const char *ca_fix,
+    struct oa2_error *err)
 {
 	const char *what = detail[0] ? detail : curl_easy_strerror(rc);
+
+	if (ca_fix == NULL)
+		ca_fix = "check ca_bundle_file or ca_certs_dir, and the host name "
+		    "in the URL";
 
 	if (rc == CURLE_SSL_CERTPROBLEM && r->setup_st != OA2_OK) {
 		*err = r->setup_err;
@@ -297,8 +302,7 @@ map_curl_error(CURLcode rc, struct req *r, const char *host,
 	if ((rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR ||
 	    rc == CURLE_SSL_CACERT || rc == CURLE_RECV_ERROR ||
 	    rc == CURLE_SEND_ERROR) && oa2_tls_refused(&r->peer))
-		return oa2_tls_refusal(&r->peer, host, "check ca_bundle_file or "
-		    "ca_certs_dir, and the host name in the URL", err);
+		return oa2_tls_refusal(&r->peer, host, ca_fix, err);
 	switch (rc) {
 	case CURLE_OPERATION_TIMEDOUT:
 		return oa2_error_set(err, OA2_ERR_TEMP, "timeout",
@@ -312,8 +316,8 @@ map_curl_error(CURLcode rc, struct req *r, const char *host,
 		    host, what);
 	case CURLE_PEER_FAILED_VERIFICATION:
 		return oa2_error_set(err, OA2_ERR_PERM, "tls",
-		    "TLS certificate of %s not accepted: %s (check ca_bundle_file "
-		    "or ca_certs_dir, and the host name in the URL)", host, what);
+		    "TLS certificate of %s not accepted: %s (%s)", host, what,
+		    ca_fix);
 	case CURLE_WRITE_ERROR:
 		return oa2_error_set(err, OA2_ERR_PROTO, "too_large",
 		    "token endpoint %s sent a reply larger than the limit", host);
@@ -437,7 +441,8 @@ request(const char *url, const char *form, size_t form_len,
 	if (rc != CURLE_OK) {
 		/* Until TLS is up, libcurl's limit is the connect timeout. */
 		st = map_curl_error(rc, &r, shown, errbuf,
-		    rc == CURLE_OPERATION_TIMEDOUT && !tls_up(c) ? cto : to, err);
+		    rc == CURLE_OPERATION_TIMEDOUT && !tls_up(c) ? cto : to,
+		    opts != NULL ? opts->ca_fix : NULL, err);
 		oa2_buf_free(&resp->body);
 		goto done;
 	}

@@ -26,6 +26,7 @@ struct oa2_http_opts {
 	size_t max_body;		/* 0: 1 MiB */
 	int allow_http;			/* allow http://127.0.0.1 and http://[::1] */
 	struct oa2_http_conn *conn;	/* NULL: one connection per request */
+	const char *ca_fix;		/* a refused certificate's fix; NULL: the token file's */
 };
 
 struct oa2_http_resp {

@@ -136,13 +136,17 @@ post_refresh(const struct oa2_settings *s, const char *path,
 	return st;
 }
 
-/* explain_refresh_error - add what to do to a token endpoint error */
+/*
+ * explain_refresh_error - add what to do to a token endpoint error; by hand
+ * (o->by_hand, a command) nothing retries it, in a mail program the mail
+ * is deferred and retried
+ */
 static void
 explain_refresh_error(const char *path, enum oa2_grant_kind grant,
-    struct oa2_error *err)
+    const struct oa2_refresh_opts *o, struct oa2_error *err)
 {
 	char msg[OA2_ERR_MSG_MAX];
-	const char *todo = NULL;
+	const char *todo = NULL, *again = "";
 
 	if (grant != OA2_GRANT_REFRESH && err->status == OA2_ERR_PERM)
 		todo = "the provider refuses the application's credential or "
@@ -161,12 +165,15 @@ explain_refresh_error(const char *path, enum oa2_grant_kind grant,
 		    "client: fix \"scope\"";
 	else if (err->status == OA2_ERR_PROTO)
 		todo = "check that token_endpoint is the provider's token URL; if "
-		    "it is, the provider misbehaves: the mail is deferred and "
-		    "retried";
+		    "it is, the provider misbehaves";
 	if (err->status == OA2_ERR_TEMP)
-		todo = "temporary: the mail is deferred and retried";
-	snprintf(msg, sizeof(msg), "%s: %s%s%s (see: sasl-oauth2 explain %s)",
-	    path, err->msg, todo ? "; " : "", todo ? todo : "", err->code);
+		todo = "temporary";
+	if (err->status == OA2_ERR_TEMP || err->status == OA2_ERR_PROTO)
+		again = o->by_hand ? ": run the command again later" :
+		    ": the mail is deferred and retried";
+	snprintf(msg, sizeof(msg), "%s: %s%s%s%s (see: sasl-oauth2 explain %s)",
+	    path, err->msg, todo ? "; " : "", todo ? todo : "", todo ? again : "",
+	    err->code);
 	memcpy(err->msg, msg, sizeof(err->msg));
 }
 
@@ -262,7 +269,7 @@ refresh_edit(struct oa2_token *tok, void *arg, struct oa2_error *err)
 	if (st != OA2_OK) {
 		if (r->tr.refresh_token != NULL)
 			keep_rotated(r->path, tok, r->tr.refresh_token, err);
-		explain_refresh_error(r->path, s.grant, err);
+		explain_refresh_error(r->path, s.grant, o, err);
 		return st;
 	}
 	r->expires_in = r->tr.expires_in > 0 ? r->tr.expires_in :

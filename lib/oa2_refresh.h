@@ -39,6 +39,7 @@ struct oa2_refresh_opts {
 					 * expires within this many s (instead
 					 * of the refresh window) */
 	struct oa2_http_conn *conn;	/* NULL: a connection per request */
+	int by_hand;			/* a command run by hand: nothing retries a failure */
 };
 
 enum oa2_status oa2_access_token(const char *path,

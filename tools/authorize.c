@@ -64,6 +64,9 @@
 #include "sao.h"
 
 #define URL_MAX 2048
+/* What authorize's user fixes when the provider's certificate is refused. */
+#define AZ_CA_FIX "give --ca-file with the CA that signed it, or fix the " \
+	"host name in the URL"
 
 enum flow { FLOW_LOOPBACK, FLOW_PASTE, FLOW_DEVICE };
 
@@ -127,6 +130,7 @@ discover(struct az *a, struct oa2_error *err)
 		    (int)(n > 0 && a->issuer[n - 1] == '/' ? n - 1 : n), a->issuer);
 	sao_info("reading the OpenID configuration at %s", url);
 	o.ca_file = a->ca_file;
+	o.ca_fix = AZ_CA_FIX;
 	o.max_body = OA2_TOKEN_REPLY_MAX;
 	if ((st = oa2_http_get(url, &o, &resp, err)) != OA2_OK)
 		return st;
@@ -564,7 +568,7 @@ prefill_from_file(struct az *a)
 static int
 existing_token_check(const struct az *a, const struct oa2_config *cfg)
 {
-	struct oa2_refresh_opts ro = {.cfg = cfg, .force = 1};
+	struct oa2_refresh_opts ro = {.cfg = cfg, .force = 1, .by_hand = 1};
 	struct oa2_refresh_info info;
 	struct oa2_token tok;
 	struct oa2_error err;
@@ -680,13 +684,44 @@ write_token(const struct az *a, const struct oa2_tokresp *tr, const char *user,
 	return st;
 }
 
+/*
+ * ca_file_check - the CA bundle to verify the provider with is a readable
+ * regular file; else one line naming where the path came from (--ca-file,
+ * or the ca_bundle_file of the token file being replaced) and EX_NOINPUT
+ */
+static int
+ca_file_check(const char *path, const char *from_file)
+{
+	struct stat st;
+	const char *why = NULL;
+	char	where[4200];
+
+	if (from_file != NULL)
+		snprintf(where, sizeof(where), "%s: \"ca_bundle_file\" %s", from_file,
+		    path);
+	else
+		snprintf(where, sizeof(where), "--ca-file %s", path);
+	if (stat(path, &st) < 0)
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if (access(path, R_OK) < 0)
+		why = strerror(errno);
+	if (why == NULL)
+		return EX_OK;
+	sao_warn("%s: %s: give --ca-file the path of a readable PEM file with "
+	    "the CA that signed the provider's certificate, or leave it out for "
+	    "the system's CA bundle", where, why);
+	return EX_NOINPUT;
+}
+
 /* ------------------------------------------------------------ main */
 
 enum {
 	O_PROVIDER = 256, O_ISSUER, O_AUTH_URL, O_TOKEN_URL, O_DEVICE_URL,
 	O_REVOKE_URL, O_TENANT, O_CLIENT_ID, O_SECRET_FILE, O_CLIENT_AUTH,
 	O_SCOPE, O_USER, O_FLOW, O_REDIRECT, O_PORT, O_TIMEOUT, O_AUTH_PARAM,
-	O_CA_FILE, O_OWNER
+	O_CA_FILE, O_OWNER, O_SECRET_ARGV
 };
 
 static const struct option opts[] = {
@@ -702,6 +737,8 @@ static const struct option opts[] = {
 	{"tenant", required_argument, NULL, O_TENANT},
 	{"client-id", required_argument, NULL, O_CLIENT_ID},
 	{"client-secret-file", required_argument, NULL, O_SECRET_FILE},
+	/* Named so that getopt does not take it for --client-secret-file. */
+	{"client-secret", required_argument, NULL, O_SECRET_ARGV},
 	{"client-auth", required_argument, NULL, O_CLIENT_AUTH},
 	{"scope", required_argument, NULL, O_SCOPE},
 	{"user", required_argument, NULL, O_USER},
@@ -740,7 +777,7 @@ cmd_authorize(int argc, char **argv)
 	struct oa2_token tok;
 	struct oa2_config cfg;
 	struct oa2_error err;
-	const char *flow = NULL;
+	const char *flow = NULL, *ca_flag;
 	char *user = NULL, dir[4096], when[64];
 	enum oa2_status st;
 	int c, ex;
@@ -759,6 +796,11 @@ cmd_authorize(int argc, char **argv)
 		case O_TENANT: a.tenant = optarg; break;
 		case O_CLIENT_ID: a.client_id = optarg; break;
 		case O_SECRET_FILE: a.secret_file = optarg; break;
+		case O_SECRET_ARGV:
+			sao_die(EX_USAGE, "--client-secret: no secret is taken on "
+			    "the command line (ps shows it to every user): put it "
+			    "in a file and give --client-secret-file FILE, or "
+			    "--client-secret-file - to read it on standard input");
 		case O_CLIENT_AUTH: a.client_auth = optarg; break;
 		case O_SCOPE: a.scope = optarg; break;
 		case O_USER: a.user = optarg; break;
@@ -781,6 +823,7 @@ cmd_authorize(int argc, char **argv)
 	if (optind != argc - 1)
 		usage();
 	a.file = argv[optind];
+	ca_flag = a.ca_file;
 	prefill_from_file(&a);
 	if (a.client_auth == NULL)
 		a.client_auth = "post";
@@ -820,6 +863,12 @@ cmd_authorize(int argc, char **argv)
 	if (a.scope == NULL)
 		a.scope = a.preset != NULL ? a.preset->scope : "openid email offline_access";
 
+	if (a.ca_file != NULL && (ex = ca_file_check(a.ca_file, ca_flag == NULL ?
+	    a.file : NULL)) != EX_OK)
+		return ex;
+	if (a.secret_file != NULL && !sao_secret_file_usable(a.secret_file))
+		return EX_NOINPUT;
+
 	if (a.preset != NULL && preset_urls(&a, &err) != OA2_OK)
 		return sao_report(&err);
 	if (a.issuer != NULL && discover(&a, &err) != OA2_OK)
@@ -856,6 +905,7 @@ cmd_authorize(int argc, char **argv)
 	a.client.client_secret = a.secret;
 	a.client.scope = a.scope;
 	a.client.http.ca_file = a.ca_file;
+	a.client.http.ca_fix = AZ_CA_FIX;
 	a.client.http.max_body = 256 * 1024;
 	st = a.flow == FLOW_DEVICE ? device_flow(&a, &tr, &user, &err) :
 	    code_flow(&a, &tr, &user, &err);
@@ -893,6 +943,7 @@ cmd_authorize(int argc, char **argv)
 	memset(&ro, 0, sizeof(ro));
 	ro.cfg = &cfg;
 	ro.force = 1;
+	ro.by_hand = 1;
 	if ((st = oa2_access_token(a.file, &ro, &tok, &info, &err)) != OA2_OK) {
 		sao_warn("the token was written but the verifying refresh failed");
 		ex = sao_report(&err);

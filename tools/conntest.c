@@ -842,7 +842,7 @@ cmd_test(int argc, char **argv)
 		sao_explain(stdout, err.code, "  ");
 		printf("verdict: FAILED: %s\n", err.msg);
 		oa2_config_free(&cfg);
-		return sao_exit_code(err.status);
+		return sao_exit_code(err.status, err.code);
 	}
 	if (t.user == NULL)
 		t.user = tok.user;
@@ -909,7 +909,7 @@ cmd_test(int argc, char **argv)
 	r = attempt(&t);
 	if (r == 1) {
 		/* Refused: like the next Postfix attempt, refresh and try again. */
-		struct oa2_refresh_opts ro = {.cfg = &cfg};
+		struct oa2_refresh_opts ro = {.cfg = &cfg, .by_hand = 1};
 		struct oa2_refresh_info info;
 		struct oa2_token tk;
 		const char *rc = reply_code(t.final);
@@ -921,7 +921,7 @@ cmd_test(int argc, char **argv)
 		}
 		if (oa2_access_token(t.file, &ro, &tk, &info, &err) != OA2_OK) {
 			step(&t, "refresh after the refusal: %s", err.msg);
-			fail(&t, sao_exit_code(err.status), err.code, "the server "
+			fail(&t, sao_exit_code(err.status, err.code), err.code, "the server "
 			    "refused the access token and a new one cannot be had: "
 			    "%s", err.code);
 			goto verdict;
@@ -968,7 +968,7 @@ verdict:
 		if (e != NULL)
 			printf("  why: %s\n", e->summary);
 		printf("verdict: FAILED: %s%s%s%s%s%s\n", t.verdict, e ? "; fix: " :
-		    "", e ? e->fix : "", e ? " (more: " PROG " explain " : "",
+		    "", e ? oa2_explain_fix(e, sao_ctx) : "", e ? " (more: " PROG " explain " : "",
 		    e ? e->code : "", e ? ")" : "");
 		if (t.ex == EX_OK)
 			t.ex = EX_SOFTWARE;

@@ -16,6 +16,7 @@
 
 #include "oa2_config.h"
 #include "oa2_error.h"
+#include "oa2_explain.h"
 #include "oa2_mem.h"
 
 #define PROG "sasl-oauth2"
@@ -37,6 +38,8 @@ void usage(void) __attribute__((noreturn));
 
 /* Messages (util.c). */
 extern int sao_quiet;
+/* sao_ctx - the command being run: its errors give its own fix (oa2_explain_fix()) */
+extern enum oa2_explain_ctx sao_ctx;
 void sao_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void sao_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void sao_die(int ex, const char *fmt, ...)
@@ -45,12 +48,14 @@ void sao_die(int ex, const char *fmt, ...)
 int sao_explain(FILE *f, const char *code, const char *indent);
 /* sao_report - print err (and its explanation) to stderr; return its exit code */
 int sao_report(const struct oa2_error *err);
-/* sao_exit_code - sysexits(3) value for a core status */
-int sao_exit_code(enum oa2_status st);
+/* sao_exit_code - sysexits(3) value for a core status and error code ("tls": 76) */
+int sao_exit_code(enum oa2_status st, const char *code);
 
 /* Secrets (util.c): never from argv. */
 /* sao_read_secret_file - first line of path ("-": standard input); NULL on error (message printed) */
 char *sao_read_secret_file(const char *path);
+/* sao_secret_file_usable - path ("-" too) can be read for a secret, before any request; 0 (message printed) if not */
+int sao_secret_file_usable(const char *path);
 /* sao_read_line - one line from fd 0 without stdio buffering; NULL at EOF/timeout */
 char *sao_read_line(size_t max, int timeout_s);
 /* sao_prompt_secret - ask on /dev/tty with echo off; NULL if no terminal */

@@ -193,18 +193,19 @@ main(int argc, char **argv)
 	static const struct {
 		const char *name;
 		int (*run)(int, char **);
+		enum oa2_explain_ctx ctx;	/* whose fix the error pages give */
 	} cmds[] = {
-		{"authorize", cmd_authorize},
-		{"status", cmd_status},
-		{"list", cmd_list},
-		{"refresh", cmd_refresh},
-		{"refresh-all", cmd_refresh_all},
-		{"token", cmd_token},
-		{"test", cmd_test},
-		{"revoke", cmd_revoke},
-		{"explain", cmd_explain},
-		{"import", cmd_import},
-		{"doctor", cmd_doctor},
+		{"authorize", cmd_authorize, OA2_CTX_AUTHORIZE},
+		{"status", cmd_status, OA2_CTX_STATUS},
+		{"list", cmd_list, OA2_CTX_STATUS},
+		{"refresh", cmd_refresh, OA2_CTX_REFRESH},
+		{"refresh-all", cmd_refresh_all, OA2_CTX_REFRESH},
+		{"token", cmd_token, OA2_CTX_TOKEN},
+		{"test", cmd_test, OA2_CTX_TEST},
+		{"revoke", cmd_revoke, OA2_CTX_REFRESH},
+		{"explain", cmd_explain, OA2_CTX_PLUGIN},
+		{"import", cmd_import, OA2_CTX_STATUS},
+		{"doctor", cmd_doctor, OA2_CTX_PLUGIN},
 	};
 	int ex;
 
@@ -222,6 +223,7 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[1], cmds[i].name) == 0) {
 			current_cmd = cmds[i].name;
+			sao_ctx = cmds[i].ctx;
 			if (argc > 2 && (strcmp(argv[2], "--help") == 0 ||
 			    strcmp(argv[2], "-h") == 0)) {
 				print_synopsis(stdout, current_cmd);

@@ -265,7 +265,7 @@ status_one(struct report *r, const char *path, const struct oa2_config *cfg,
 		return;
 	}
 	if (refresh) {
-		struct oa2_refresh_opts ro = {.cfg = cfg};
+		struct oa2_refresh_opts ro = {.cfg = cfg, .by_hand = 1};
 		struct oa2_refresh_info info;
 
 		if (oa2_access_token(path, &ro, &tok, &info, &err) != OA2_OK) {
@@ -400,7 +400,7 @@ print_text(const struct report *r)
 		const struct oa2_explain *e = oa2_explain_find(S("error_code"));
 
 		if (e != NULL)
-			printf("  fix: %s\n  more: %s explain %s\n", e->fix, PROG,
+			printf("  fix: %s\n  more: %s explain %s\n", oa2_explain_fix(e, sao_ctx), PROG,
 			    e->code);
 	}
 #undef S
@@ -843,7 +843,7 @@ cmd_refresh(int argc, char **argv)
 	if (sao_load_config(&cfg) < 0)
 		return EX_CONFIG;
 	for (int i = optind; i < argc; i++) {
-		struct oa2_refresh_opts ro = {.cfg = &cfg, .force = 1,
+		struct oa2_refresh_opts ro = {.cfg = &cfg, .force = 1, .by_hand = 1,
 		    .log = refresh_log};
 		struct oa2_refresh_info info;
 		struct oa2_token tok;

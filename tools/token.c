@@ -92,7 +92,7 @@ cmd_token(int argc, char **argv)
 	if (sao_load_config(&cfg) < 0)
 		return (EX_CONFIG);
 	{
-		struct oa2_refresh_opts ro = {.cfg = &cfg};
+		struct oa2_refresh_opts ro = {.cfg = &cfg, .by_hand = 1};
 
 		oa2_error_clear(&err);
 		if (oa2_access_token_use(argv[optind], &ro, print_token,

@@ -44,6 +44,7 @@
 #include "sao.h"
 
 int sao_quiet;
+enum oa2_explain_ctx sao_ctx;
 
 void
 sao_warn(const char *fmt, ...)
@@ -91,14 +92,17 @@ sao_explain(FILE *f, const char *code, const char *indent)
 	if (e == NULL)
 		return 0;
 	fprintf(f, "%swhy: %s\n", indent, e->summary);
-	fprintf(f, "%sfix: %s\n", indent, e->fix);
+	fprintf(f, "%sfix: %s\n", indent, oa2_explain_fix(e, sao_ctx));
 	fprintf(f, "%smore: %s explain %s\n", indent, PROG, e->code);
 	return 1;
 }
 
 int
-sao_exit_code(enum oa2_status st)
+sao_exit_code(enum oa2_status st, const char *code)
 {
+	/* A certificate or handshake refused is a TLS failure for every command. */
+	if (code != NULL && strcmp(code, "tls") == 0)
+		return EX_PROTOCOL;
 	switch (st) {
 	case OA2_OK:		return EX_OK;
 	case OA2_ERR_TEMP:	return EX_TEMPFAIL;
@@ -118,7 +122,7 @@ sao_report(const struct oa2_error *err)
 	sao_warn("%s", err->msg);
 	if (err->code[0])
 		sao_explain(stderr, err->code, "  ");
-	return sao_exit_code(err->status);
+	return sao_exit_code(err->status, err->code);
 }
 
 /* ------------------------------------------------------------ secrets */
@@ -183,6 +187,34 @@ done:
 	return out;
 }
 
+/* secret_file_regular - /dev/null, a FIFO, a terminal hold no secret: 0 and a message */
+static int
+secret_file_regular(const char *path, const struct stat *st)
+{
+	if (S_ISREG(st->st_mode))
+		return 1;
+	sao_warn("%s: the client secret file must be a regular file: put the "
+	    "client secret on the first line of a file of its own (mode 600) "
+	    "and give that to --client-secret-file, or \"-\" for standard "
+	    "input", path);
+	return 0;
+}
+
+int
+sao_secret_file_usable(const char *path)
+{
+	struct stat st;
+
+	if (strcmp(path, "-") == 0)
+		return 1;
+	if (stat(path, &st) < 0) {
+		sao_warn("%s: cannot open the client secret file: %s", path,
+		    strerror(errno));
+		return 0;
+	}
+	return secret_file_regular(path, &st);
+}
+
 char *
 sao_read_secret_file(const char *path)
 {
@@ -199,12 +231,16 @@ sao_read_secret_file(const char *path)
 		}
 		return s;
 	}
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)) < 0) {
 		sao_warn("%s: cannot open the client secret file: %s", path,
 		    strerror(errno));
 		return NULL;
 	}
-	if (fstat(fd, &st) == 0 && (st.st_mode & 004))
+	if (fstat(fd, &st) < 0 || !secret_file_regular(path, &st)) {
+		close(fd);
+		return NULL;
+	}
+	if (st.st_mode & 004)
 		sao_warn("%s: warning: the client secret file is readable by "
 		    "everyone (chmod 600 %s)", path, path);
 	if ((f = fdopen(fd, "r")) == NULL) {

@@ -8,7 +8,10 @@
  *	the forms codes come in (provider texts, AADSTS numbers, SMTP
  *	replies, http_NNN); and every code a core, plugin or tool source file
  *	puts into an error ("OA2_ERR_..., \"code\"", "EX_..., \"code\"",
- *	"explain code") has a page.
+ *	"explain code") has a page.  Each command run by hand gets its own
+ *	fix (oa2_explain_fix()): none says the mail is retried or sends the
+ *	admin to doctor --postfix, and authorize's name its flags, not the
+ *	token file's members.
  *--*/
 #include "config.h"
 
@@ -301,6 +304,86 @@ main(void)
 		ok(oa2_explain_find("") == NULL, "empty: NULL");
 		ok(oa2_explain_find(NULL) == NULL, "NULL: NULL");
 		ok(oa2_explain_find("55.55.555x") == NULL, "not an SMTP status: NULL");
+	}
+
+	/* Each command's fix (oa2_explain_fix()). */
+	{
+		/* What authorize meets at the provider and on its flags. */
+		static const char *const az_codes[] = {
+			"invalid_client", "unauthorized_client", "invalid_request",
+			"invalid_scope", "unsupported_grant_type", "server_error",
+			"temporarily_unavailable", "http_5xx", "http_4xx", "network",
+			"timeout", "dns", "tls", "ca_bundle", "token_file", "url",
+			"too_large", "bad_response", "user", "AADSTS700025",
+			"AADSTS90009", "discovery", "access_denied", "pkce",
+		};
+		static const char *const not_by_hand[] = {
+			"mail is", "retried", "deferred", "doctor --postfix",
+		};
+		static const struct {
+			enum oa2_explain_ctx ctx;
+			const char *code, *want;
+		} names[] = {
+			{OA2_CTX_AUTHORIZE, "invalid_client", "--client-id"},
+			{OA2_CTX_AUTHORIZE, "invalid_client", "run authorize again"},
+			{OA2_CTX_AUTHORIZE, "network", "--issuer"},
+			{OA2_CTX_AUTHORIZE, "dns", "getent hosts"},
+			{OA2_CTX_AUTHORIZE, "tls", "--ca-file"},
+			{OA2_CTX_AUTHORIZE, "ca_bundle", "--ca-file"},
+			{OA2_CTX_AUTHORIZE, "server_error", "nothing was written"},
+			{OA2_CTX_REFRESH, "network", "run the command again"},
+			{OA2_CTX_TOKEN, "timeout", "run the command again"},
+			{OA2_CTX_REFRESH, "ca_bundle", "ca_bundle_file"},
+			{OA2_CTX_STATUS, "token_file", "authorize --force"},
+			{OA2_CTX_PLUGIN, "network", "the mail is retried"},
+			{OA2_CTX_PLUGIN, "dns", "doctor --postfix"},
+		};
+		int same = 0, leaks = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			const struct oa2_explain *e = oa2_explain_at(i);
+
+			same += oa2_explain_fix(e, OA2_CTX_PLUGIN) == e->fix &&
+			    oa2_explain_fix(e, OA2_CTX_COUNT) == e->fix;
+			for (int c = OA2_CTX_AUTHORIZE; c < OA2_CTX_COUNT; c++) {
+				const char *fix = oa2_explain_fix(e, (enum oa2_explain_ctx)c);
+
+				for (size_t k = 0; k < sizeof(not_by_hand) /
+				    sizeof(not_by_hand[0]); k++)
+					if (strstr(fix, not_by_hand[k]) != NULL) {
+						printf("# %s, %s: \"%s\"\n", e->code,
+						    oa2_explain_ctx_name((enum oa2_explain_ctx)c),
+						    fix);
+						leaks++;
+					}
+			}
+		}
+		ok((size_t)same == n, "the plugin (and an unknown context) gets "
+		    "the page's own fix (%d of %zu)", same, n);
+		ok(leaks == 0, "no command run by hand is told the mail is "
+		    "retried or to run doctor --postfix (%d)", leaks);
+		for (size_t i = 0; i < sizeof(az_codes) / sizeof(az_codes[0]); i++) {
+			const struct oa2_explain *e = oa2_explain_find(az_codes[i]);
+			const char *fix = oa2_explain_fix(e, OA2_CTX_AUTHORIZE);
+
+			ok(e != NULL && strstr(fix, "token file") == NULL &&
+			    strstr(fix, "token_endpoint") == NULL &&
+			    strstr(fix, "refresh FILE") == NULL,
+			    "authorize, %s: the fix names no token file member: %s",
+			    az_codes[i], fix ? fix : "(none)");
+		}
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			const char *fix = oa2_explain_fix(oa2_explain_find(
+			    names[i].code), names[i].ctx);
+
+			ok(fix != NULL && strstr(fix, names[i].want) != NULL,
+			    "%s, %s: the fix says \"%s\"",
+			    oa2_explain_ctx_name(names[i].ctx), names[i].code,
+			    names[i].want);
+		}
+		ok(oa2_explain_fix(NULL, OA2_CTX_AUTHORIZE) == NULL, "no page: NULL");
+		is_str(oa2_explain_ctx_name(OA2_CTX_AUTHORIZE), "authorize",
+		    "context names");
 	}
 
 	/* Every code the sources emit has a page. */

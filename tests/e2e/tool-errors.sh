@@ -1,0 +1,169 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# tool-errors.sh - each command's errors give that command's fix and the exit
+# status sasl-oauth2(1) lists: authorize with a wrong client id, an
+# unreachable issuer, a missing or wrong --ca-file, /dev/null as the secret
+# file; refresh and token on an unreachable endpoint, a CA that does not
+# sign the provider, a missing CA bundle.  None of them sends the admin to
+# the token file's members (authorize), to doctor --postfix, or says the
+# mail is retried.  The EXIT STATUS table of the man page against the code.
+# TAP.
+. "$(dirname "$0")/../lib/tool-common.bash"
+require_tool
+MAN=$top/man/sasl-oauth2.1
+
+# plugin_words FILE: the file holds a fix meant for the plugin
+plugin_words() { grep -Eq 'doctor --postfix|mail is (deferred|retried)|is retried|deferred' "$1"; }
+# exit_is WANT NAME: the last command's status ($rc) is WANT
+exit_is() { ok $([[ $rc -eq $1 ]]; echo $?) "$2: exit $1 (got $rc)"; }
+# not CMD...: CMD fails
+not() { ! "$@"; }
+
+# --- the man page's EXIT STATUS table against the code (no stack needed) ---
+# every EX_ name the tool's sources use, as its number (not a forked
+# helper's own _exit() status, which the parent reads and reports)
+sysexits=/usr/include/sysexits.h
+grep -h 'EX_[A-Z]' "$top"/tools/*.c | grep -v '_exit(' | grep -o 'EX_[A-Z]*' |
+	sort -u | grep -v '^EX_OK$' >"$WORK/ex.names"
+while read -r name; do
+	awk -v n="$name" '$1 == "#define" && $2 == n { print $3 }' "$sysexits"
+done <"$WORK/ex.names" | sort -n >"$WORK/ex.code"
+sed -n '/^\.Sh EXIT STATUS/,/^\.Sh /p' "$MAN" | awk '$1 == ".It" && $2 ~ /^[0-9]+$/ { print $2, $4 }' >"$WORK/ex.man"
+check "EXIT STATUS: the table was found in $MAN" test -s "$WORK/ex.man"
+missing=
+while read -r num; do
+	grep -q "^$num " "$WORK/ex.man" || missing="$missing $num"
+done <"$WORK/ex.code"
+ok $([[ -z "$missing" ]]; echo $?) "EXIT STATUS: every status the code uses is in the table (missing:${missing:- none})"
+unused=
+while read -r num name; do
+	grep -qx "$num" "$WORK/ex.code" || unused="$unused $num"
+	# the number and the Dv name agree with sysexits.h
+	[[ "$(awk -v n="$name" '$1 == "#define" && $2 == n { print $3 }' "$sysexits")" == "$num" ]] || unused="$unused $num($name)"
+done <"$WORK/ex.man"
+ok $([[ -z "$unused" ]]; echo $?) "EXIT STATUS: every row is used by the code and names its sysexits.h constant (wrong:${unused:- none})"
+check "EXIT STATUS: says TLS failures are 76" \
+	bash -c "sed -n '/^\.It 76/,/^\.It/p' '$MAN' | grep -q TLS"
+
+start_stack
+AZ=("$TOOL" authorize --no-browser --timeout 20)
+PUB=(--client-id "$CLIENT_ID_PUBLIC" --redirect-uri http://127.0.0.1/cb --user "$TEST_USER")
+printf 'mailsecret\n' >"$WORK/secret"
+chmod 600 "$WORK/secret"
+DEAD=https://127.0.0.1:1	# nothing listens on port 1
+# az NAME ARGS...: authorize ARGS $WORK/NAME.json, output in NAME.out/.err, status in rc
+az() {
+	local name=$1
+	shift
+	"${AZ[@]}" "$@" "$WORK/$name.json" </dev/null >"$WORK/$name.out" 2>"$WORK/$name.err"
+	rc=$?
+}
+
+# --- authorize: a client id the provider does not know ---
+az wrongid --issuer "$IDP_URL" --ca-file "$CA_FILE" --client-id no-such-client --flow device --user "$TEST_USER"
+exit_is 77 "authorize, wrong client id"
+check "authorize, wrong client id: named invalid_client" has "$WORK/wrongid.err" 'explain invalid_client'
+check "authorize, wrong client id: the fix names --client-id" has "$WORK/wrongid.err" '^  fix: .*--client-id'
+check "authorize, wrong client id: the fix is to run authorize again" has "$WORK/wrongid.err" '^  fix: .*run authorize again'
+check "authorize, wrong client id: no word of the token file" not has "$WORK/wrongid.err" 'token file'
+check "authorize, wrong client id: no plugin fix" not plugin_words "$WORK/wrongid.err"
+check "authorize, wrong client id: nothing written" test ! -e "$WORK/wrongid.json"
+
+# --- authorize: a wrong client secret for a confidential client ---
+printf 'not-the-secret\n' >"$WORK/badsecret"
+chmod 600 "$WORK/badsecret"
+az badsecret --issuer "$IDP_URL" --ca-file "$CA_FILE" --client-id "$CLIENT_ID" --client-secret-file "$WORK/badsecret" --client-auth basic --flow device --user "$TEST_USER"
+exit_is 77 "authorize, wrong client secret"
+check "authorize, wrong client secret: the fix names --client-secret-file" has "$WORK/badsecret.err" '^  fix: .*--client-secret-file'
+check "authorize, wrong client secret: no word of the token file" not has "$WORK/badsecret.err" 'token file'
+
+# --- authorize: an issuer nobody answers at ---
+az dead --issuer "$DEAD" --ca-file "$CA_FILE" "${PUB[@]}"
+exit_is 75 "authorize, unreachable issuer"
+check "authorize, unreachable issuer: named network" has "$WORK/dead.err" 'explain network'
+check "authorize, unreachable issuer: the fix names --issuer" has "$WORK/dead.err" '^  fix: .*--issuer'
+check "authorize, unreachable issuer: no plugin fix" not plugin_words "$WORK/dead.err"
+check "authorize, unreachable issuer: no word of the token file" not has "$WORK/dead.err" 'token file|token_endpoint'
+check "authorize, unreachable issuer: nothing written" test ! -e "$WORK/dead.json"
+
+# --- authorize: --ca-file names no file ---
+az noca --issuer "$IDP_URL" --ca-file "$WORK/no-such-ca.pem" "${PUB[@]}"
+exit_is 66 "authorize, missing --ca-file"
+check "authorize, missing --ca-file: one line naming --ca-file and the path" \
+	bash -c "[[ \$(wc -l <'$WORK/noca.err') -eq 1 ]] && grep -q -- '--ca-file $WORK/no-such-ca.pem: No such file' '$WORK/noca.err'"
+check "authorize, missing --ca-file: says what to give" has "$WORK/noca.err" 'readable PEM file'
+check "authorize, missing --ca-file: no plugin fix" not plugin_words "$WORK/noca.err"
+check "authorize, missing --ca-file: no token file member" not has "$WORK/noca.err" 'ca_bundle_file'
+check "authorize, missing --ca-file: nothing asked, nothing written" \
+	bash -c "[[ ! -s '$WORK/noca.out' && ! -e '$WORK/noca.json' ]]"
+
+# --- authorize: a CA bundle that does not hold the provider's CA: TLS, 76 ---
+OTHER_CA=$WORK/other-ca.pem
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/other-ca.key" -out "$OTHER_CA" \
+	-subj /CN=not-the-test-ca -days 2 >/dev/null 2>&1
+az tls --issuer "$IDP_URL" --ca-file "$OTHER_CA" "${PUB[@]}"
+exit_is 76 "authorize, CA that does not sign the provider (TLS)"
+check "authorize, TLS: named tls" has "$WORK/tls.err" 'explain tls'
+check "authorize, TLS: the fix names --ca-file" has "$WORK/tls.err" '^  fix: .*--ca-file'
+check "authorize, TLS: no token file member, message or fix" not has "$WORK/tls.err" 'ca_bundle_file|ca_certs_dir|token_endpoint|token file'
+
+# --- authorize: /dev/null as the client secret file ---
+az devnull --issuer "$IDP_URL" --ca-file "$CA_FILE" --client-id "$CLIENT_ID" --client-secret-file /dev/null "${PUB[@]:2}"
+exit_is 66 "authorize, --client-secret-file /dev/null"
+check "authorize, /dev/null secret: must be a regular file" has "$WORK/devnull.err" '/dev/null: the client secret file must be a regular file'
+check "authorize, /dev/null secret: no chmod advice" not has "$WORK/devnull.err" 'chmod'
+check "authorize, /dev/null secret: one line" test "$(wc -l <"$WORK/devnull.err")" -eq 1
+check "authorize, /dev/null secret: nothing written" test ! -e "$WORK/devnull.json"
+
+# --- authorize: a secret on the command line ---
+az argv --issuer "$IDP_URL" --client-id "$CLIENT_ID" --client-secret mailsecret
+exit_is 64 "authorize --client-secret SECRET"
+check "authorize --client-secret: points to --client-secret-file" has "$WORK/argv.err" '^sasl-oauth2: --client-secret: .*--client-secret-file FILE'
+
+# --- refresh and token on a token file whose provider is gone ---
+F=$WORK/tok.json
+setup_token_file "$F"
+# copy FILE JQ: a variant of the token file, mode 0600
+variant() {
+	jq "$2" "$F" >"$1" && chmod 600 "$1"
+}
+variant "$WORK/gone.json" ".token_endpoint = \"$DEAD/token\" | .expiry = 1"
+"$TOOL" refresh "$WORK/gone.json" >"$WORK/r-gone.out" 2>"$WORK/r-gone.err"
+rc=$?
+exit_is 75 "refresh, unreachable token endpoint"
+check "refresh, unreachable: says run the command again" has "$WORK/r-gone.err" 'run the command again'
+check "refresh, unreachable: no plugin fix" not plugin_words "$WORK/r-gone.err"
+check "refresh, unreachable: the fix names token_endpoint's host" has "$WORK/r-gone.err" '^  fix: .*token_endpoint'
+check "refresh, unreachable: the refresh token is kept" \
+	test "$(jq -r .refresh_token "$WORK/gone.json")" = "$(jq -r .refresh_token "$F")"
+"$TOOL" token "$WORK/gone.json" >"$WORK/t-gone.out" 2>"$WORK/t-gone.err"
+rc=$?
+exit_is 75 "token, unreachable token endpoint"
+check "token, unreachable: no plugin fix" not plugin_words "$WORK/t-gone.err"
+check "token, unreachable: nothing on stdout" test ! -s "$WORK/t-gone.out"
+
+# --- refresh, token and status --refresh with a CA that does not sign the provider ---
+variant "$WORK/othca.json" ".ca_bundle_file = \"$OTHER_CA\" | .expiry = 1"
+for cmd in refresh token; do
+	"$TOOL" $cmd "$WORK/othca.json" >"$WORK/$cmd-tls.out" 2>"$WORK/$cmd-tls.err"
+	rc=$?
+	exit_is 76 "$cmd, TLS failure"
+	check "$cmd, TLS failure: named tls, no plugin fix" \
+		bash -c "grep -q 'explain tls' '$WORK/$cmd-tls.err' && ! grep -Eq 'doctor --postfix|deferred|retried' '$WORK/$cmd-tls.err'"
+done
+
+# --- refresh with a CA bundle path that does not exist ---
+variant "$WORK/noca2.json" ".ca_bundle_file = \"$WORK/gone-ca.pem\" | .expiry = 1"
+"$TOOL" refresh "$WORK/noca2.json" >"$WORK/r-noca.out" 2>"$WORK/r-noca.err"
+rc=$?
+exit_is 78 "refresh, missing CA bundle"
+check "refresh, missing CA bundle: the path is named" has "$WORK/r-noca.err" "gone-ca\\.pem"
+check "refresh, missing CA bundle: the fix names ca_bundle_file, not doctor" \
+	bash -c "grep -q '^  fix: .*ca_bundle_file' '$WORK/r-noca.err' && ! grep -q 'doctor --postfix' '$WORK/r-noca.err'"
+
+# --- the plugin's own words are still the plugin's (explain CODE) ---
+"$TOOL" explain network >"$WORK/explain.out"
+check "explain network: the page keeps the mail program's fix" has "$WORK/explain.out" '^fix: .*the mail is retried'
+
+check "no token or secret in any output" no_secret_in "$WORK"/*.err "$WORK"/*.out
+done_testing
