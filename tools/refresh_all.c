@@ -397,7 +397,7 @@ static void
 refresh_one(struct run *r, struct item *it, struct oa2_http_conn *conn)
 {
 	struct oa2_refresh_opts ro = {.cfg = r->cfg, .force = r->force,
-	    .due_within = r->within, .conn = conn};
+	    .due_within = r->within, .conn = conn, .by_hand = 1};
 	struct oa2_refresh_info info;
 	struct oa2_token tok;
 	struct oa2_error err;
