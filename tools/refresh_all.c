@@ -176,7 +176,7 @@ add_item(struct run *r, const char *path, const struct stat *st,
 	}
 	if (err != NULL) {
 		it->result = R_FAILED;
-		it->ex = sao_exit_code(err->status);
+		it->ex = sao_exit_code(err->status, err->code);
 		snprintf(it->code, sizeof(it->code), "%s", err->code);
 		snprintf(it->msg, sizeof(it->msg), "%s", err->msg);
 	}
@@ -407,7 +407,7 @@ refresh_one(struct run *r, struct item *it, struct oa2_http_conn *conn)
 	st = oa2_access_token(it->path, &ro, &tok, &info, &err);
 	if (st != OA2_OK) {
 		it->result = st == OA2_ERR_TEMP ? R_TEMP : R_FAILED;
-		it->ex = sao_exit_code(st);
+		it->ex = sao_exit_code(st, err.code);
 	} else {
 		oa2_token_free(&tok);
 		it->expires_at = info.expires_at;
