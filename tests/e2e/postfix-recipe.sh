@@ -127,27 +127,7 @@ else
 fi
 
 # --- the recipe's steps, from the page ---------------------------------------
-perl -e '
-	my ($man, $dir) = @ARGV;
-	open(my $fh, "<", $man) or die "$man: $!\n";
-	my ($name, $in, @order);
-	while (my $l = <$fh>) {
-		if ($l =~ /^\.\\" recipe-step: (\S+)\s*$/) { $name = $1; next; }
-		if (defined $name && !$in) {
-			die "recipe-step $name: no literal block follows\n" unless $l =~ /^\.Bd -literal/;
-			$in = 1; push @order, $name;
-			open(OUT, ">", "$dir/$name") or die; next;
-		}
-		if ($in && $l =~ /^\.Ed\b/) { close OUT; $in = 0; undef $name; next; }
-		next unless $in;
-		$l =~ s/\\e/\x01/g; $l =~ s/\\&//g; $l =~ s/\\-/-/g;
-		$l =~ s/\\\(aq/\x27/g; $l =~ s/\\\(dq/"/g;
-		die "recipe-step $name: a roff escape this test cannot undo: $l" if $l =~ /\\/;
-		$l =~ s/\x01/\\/g;
-		print OUT $l;
-	}
-	open(my $o, ">", "$dir/.order") or die; print $o join(" ", @order), "\n";
-' "$MAN" "$T/steps" 2>"$T/log/extract.err"
+perl "$top/tests/lib/man-blocks.pl" recipe-step "$MAN" "$T/steps" 2>"$T/log/extract.err"
 got=$(cat "$T/steps/.order" 2>/dev/null)
 is "$got" "$STEPS" "the page's recipe steps are the ones this test runs, in order"
 if [ "$got" != "$STEPS" ]; then
@@ -176,14 +156,7 @@ you@gmail.com	$TEST_USER
 /root/	$R/root/
 EOF
 # subst FILE...: apply the table in place, in one pass (no text is mapped twice)
-subst() {
-	perl -i -e '
-		my %m; open(my $fh, "<", shift @ARGV) or die;
-		while (<$fh>) { chomp; my ($k, $v) = split /\t/, $_, 2; $m{$k} = $v; }
-		my $re = join "|", map { quotemeta } sort { length $b <=> length $a } keys %m;
-		while (<>) { s/($re)/$m{$1}/g; print; }
-	' "$T/map" "$@"
-}
+subst() { perl -i "$top/tests/lib/subst.pl" "$T/map" "$@"; }
 
 # --- the machine as Debian leaves it after "apt-get install postfix" ---------
 mkdir -p "$R/etc/postfix" "$R/etc/default" "$Q" "$R/var/lib/postfix" "$R/root"

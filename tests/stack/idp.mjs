@@ -12,6 +12,7 @@
 //                                          (all) and how many of them resumed a
 //                                          session
 //       POST /__test/reset-stats
+//       GET  /__test/stats-by-account      refresh_token requests per account
 //       POST /__test/mint-grants  count=N [client_id=ID] [account_prefix=P]
 //                                          N grants straight through the
 //                                          provider's models (no browser, no
@@ -100,11 +101,20 @@ function safeWord(value, fallback = '-') {
 
 let stats = {};
 let tls = { handshakes: 0, resumed: 0 };
+// refresh_token requests per account (the account of the refresh token the
+// request presented, when it was found): {"acct": {"ok": N, "error": N}}
+let statsByAccount = {};
 
 function countToken(grantType, ok) {
   const key = grantType || '(none)';
   if (!stats[key]) stats[key] = { ok: 0, error: 0 };
   stats[key][ok ? 'ok' : 'error'] += 1;
+}
+
+function countAccount(accountId, ok) {
+  if (typeof accountId !== 'string' || accountId === '') return;
+  if (!statsByAccount[accountId]) statsByAccount[accountId] = { ok: 0, error: 0 };
+  statsByAccount[accountId][ok ? 'ok' : 'error'] += 1;
 }
 
 // ---------------------------------------------------------------- storage
@@ -408,6 +418,10 @@ provider.use(async (ctx, next) => {
   if (path === TOKEN_PATH) {
     const grantType = params.grant_type || body.grant_type;
     countToken(typeof grantType === 'string' ? grantType : '', ok);
+    if (grantType === 'refresh_token') {
+      const entities = ctx.oidc?.entities || {};
+      countAccount(entities.RefreshToken?.accountId || entities.Account?.accountId, ok);
+    }
     log(`token grant_type=${safeWord(grantType)} client=${safeWord(clientId)} status=${ctx.status}${error}`);
   } else if (path === INTROSPECTION_PATH) {
     const active = ok && ctx.body && typeof ctx.body === 'object' ? ` active=${ctx.body.active === true}` : '';
@@ -532,9 +546,14 @@ async function handleTest(req, res, path) {
     sendJson(res, 200, { refresh_tokens: tokens });
     return;
   }
+  if (path === '/__test/stats-by-account' && req.method === 'GET') {
+    sendJson(res, 200, statsByAccount);
+    return;
+  }
   if (path === '/__test/reset-stats' && req.method === 'POST') {
     stats = {};
     tls = { handshakes: 0, resumed: 0 };
+    statsByAccount = {};
     log('test reset-stats');
     sendJson(res, 200, { reset: true });
     return;

@@ -492,6 +492,9 @@ write_env() {
 			"TEST_REVOKE_AT_URL=$IDP_URL/__test/revoke-access-token" \
 			"TEST_STATS_URL=$IDP_URL/__test/stats" \
 			"TEST_RESET_STATS_URL=$IDP_URL/__test/reset-stats" \
+			"TEST_STATS_BY_ACCOUNT_URL=$IDP_URL/__test/stats-by-account" \
+			"TEST_MINT_GRANTS_URL=$IDP_URL/__test/mint-grants" \
+			"MINT_TOKEN_FILES=$HERE/mint-token-files.py" \
 			"AT_TTL=$AT_TTL" \
 			"CA_FILE=$CA_FILE" \
 			"SERVER_CERT=$PKI/server.pem" \
