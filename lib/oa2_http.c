@@ -20,6 +20,8 @@
  *
  *	void oa2_http_conn_free(struct oa2_http_conn *conn)
  *
+ *	enum oa2_status oa2_http_init(struct oa2_error *err)
+ *
  *	void oa2_http_cleanup(void)
  * DESCRIPTION
  *	oa2_http_post_form() sends an application/x-www-form-urlencoded
@@ -65,7 +67,10 @@
  *	per process (pthread_once), and never released by the plugin:
  *	curl_global_init() counts its callers, so a host that uses libcurl
  *	itself keeps a working library whatever order the two init and
- *	clean up.  The tool calls oa2_http_cleanup() at exit.
+ *	clean up.  The tool calls oa2_http_cleanup() at exit.  A program that
+ *	runs requests in several threads calls oa2_http_init() before it
+ *	starts them, so that the initialisation happens before any thread
+ *	exists.
  *
  *	The TLS policy is lib/oa2_tls.c's, applied from
  *	CURLOPT_SSL_CTX_FUNCTION: libcurl is told no CA file or directory of
@@ -117,6 +122,12 @@ http_init(struct oa2_error *err)
 		return oa2_error_set(err, OA2_ERR_INTERNAL, "curl",
 		    "cannot initialise libcurl");
 	return OA2_OK;
+}
+
+enum oa2_status
+oa2_http_init(struct oa2_error *err)
+{
+	return http_init(err);
 }
 
 void

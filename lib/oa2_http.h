@@ -61,6 +61,9 @@ struct oa2_http_conn *oa2_http_conn_new(void);
 /* oa2_http_conn_free - close its connection and free it (NULL is fine) */
 void oa2_http_conn_free(struct oa2_http_conn *conn);
 
+/* oa2_http_init - libcurl's global state now (else: at the first request); before a program starts threads */
+enum oa2_status oa2_http_init(struct oa2_error *err);
+
 /* oa2_http_cleanup - release libcurl's global state (tools, tests; never the plugin) */
 void oa2_http_cleanup(void);
 

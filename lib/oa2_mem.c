@@ -45,25 +45,30 @@
 static unsigned long alloc_count;
 static unsigned long alloc_fail_at;
 
-/* may_alloc - count an allocation; false when a test asked it to fail */
+/*
+ * may_alloc - count an allocation; false when a test asked it to fail.
+ * Atomic: threads allocate at once (a threaded host, refresh-all's jobs).
+ */
 static int
 may_alloc(void)
 {
-	alloc_count++;
-	return alloc_fail_at == 0 || alloc_count != alloc_fail_at;
+	unsigned long n = __atomic_add_fetch(&alloc_count, 1, __ATOMIC_RELAXED);
+	unsigned long k = __atomic_load_n(&alloc_fail_at, __ATOMIC_RELAXED);
+
+	return k == 0 || n != k;
 }
 
 void
 oa2_mem_fail_at(unsigned long k)
 {
-	alloc_count = 0;
-	alloc_fail_at = k;
+	__atomic_store_n(&alloc_count, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&alloc_fail_at, k, __ATOMIC_RELAXED);
 }
 
 unsigned long
 oa2_mem_count(void)
 {
-	return alloc_count;
+	return __atomic_load_n(&alloc_count, __ATOMIC_RELAXED);
 }
 
 void *

@@ -801,6 +801,17 @@ cmd_refresh_all(int argc, char **argv)
 			sao_die(EX_OSERR, "refresh-all: out of memory listing the "
 			    "token files");
 	dedupe(&r);
+	/*
+	 * What libraries set up lazily is set up now, before any thread:
+	 * libcurl's global state and jansson's hash seed.
+	 */
+	{
+		struct oa2_error err;
+
+		if (oa2_http_init(&err) != OA2_OK)
+			return sao_report(&err);
+		json_object_seed(0);
+	}
 	oa2_token_save_batch = 1;
 	if (refresh_items(&r) < 0)
 		sao_die(EX_OSERR, "refresh-all: out of memory");

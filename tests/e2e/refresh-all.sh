@@ -34,16 +34,15 @@ mint() {
 : >"$WORK/rts"
 mint 60
 next_rt=0
+mapfile -t RTS <"$WORK/rts"
 # mkfile PATH [EXPIRY]: a token file with the next minted refresh token and
-# an old access token expiring at EXPIRY (default: already expired)
+# an old access token expiring at EXPIRY (default: already expired); printf,
+# not jq: the values are base64url and paths without quotes
 mkfile() {
-	next_rt=$((next_rt + 1))
 	mkdir -p "$(dirname "$1")"
-	jq -n --arg rt "$(sed -n "${next_rt}p" "$WORK/rts")" --arg te "$TOKEN_ENDPOINT" \
-		--arg ca "$WORK/ca.pem" --arg cid "$CLIENT_ID_PUBLIC" --arg exp "${2:-1}" \
-		'{refresh_token: $rt, access_token: "old-access-token", expiry: $exp,
-		  client_id: $cid, token_endpoint: $te, ca_bundle_file: $ca, user: "u@example.test"}' >"$1"
-	chmod 0600 "$1"
+	(umask 077 && printf '{"refresh_token": "%s", "access_token": "old-access-token", "expiry": "%s", "client_id": "%s", "token_endpoint": "%s", "ca_bundle_file": "%s", "user": "u@example.test"}\n' \
+		"${RTS[next_rt]}" "${2:-1}" "$CLIENT_ID_PUBLIC" "$TOKEN_ENDPOINT" "$WORK/ca.pem" >"$1")
+	next_rt=$((next_rt + 1))
 }
 at_of() { jq -r '.access_token' "$1"; }
 refreshed() { [[ "$(at_of "$1")" != old-access-token && "$(jq -r .expiry "$1")" -gt $(date +%s) ]]; }
