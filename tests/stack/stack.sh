@@ -104,13 +104,15 @@ wait_until() {
 }
 
 idp_pid() {
-	local pid
+	local pid port
 	[[ -r "$IDP_PIDFILE" ]] || return 1
 	pid=$(<"$IDP_PIDFILE")
 	[[ "$pid" =~ ^[0-9]+$ ]] || return 1
 	tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q 'idp\.mjs' || return 1
 	# This stack's IdP, not another stack's that took over a stale PID.
-	tr '\0' '\n' 2>/dev/null <"/proc/$pid/environ" | grep -qx "IDP_PORT=$IDP_PORT" || return 1
+	# (its port as recorded at start: stop works without the starter's PORT_OFFSET)
+	port=$(cat "$DIR/idp/idp.port" 2>/dev/null) || return 1
+	tr '\0' '\n' 2>/dev/null <"/proc/$pid/environ" | grep -qx "IDP_PORT=$port" || return 1
 	echo "$pid"
 }
 # idp_up_or_dead - true once the IdP answers or once its process is gone
@@ -189,6 +191,7 @@ start_idp() {
 			{ cat "$LOGDIR/npm-ci.out" >&2; return 1; }
 	fi
 	mkdir -p "$DIR/idp"
+	echo "$IDP_PORT" >"$DIR/idp/idp.port"
 	# setsid: own session, so the test's process group signals don't reach it.
 	IDP_PORT=$IDP_PORT IDP_HOST=$LOOP AT_TTL=$AT_TTL IDP_LOG=$IDP_LOG \
 		IDP_CERT=$PKI/server.pem IDP_KEY=$PKI/server.key IDP_APP_KEYS=$PKI/app \
@@ -657,7 +660,7 @@ do_stop() {
 	for pid in "${pids[@]}"; do
 		kill -9 "$pid" 2>/dev/null || true
 	done
-	rm -f "$IDP_PIDFILE"
+	rm -f "$IDP_PIDFILE" "$DIR/idp/idp.port"
 	return 0
 }
 
