@@ -65,6 +65,7 @@ oa2_config_init(struct oa2_config *cfg)
 	cfg->timeout = oa2_settings_table[OA2_S_TIMEOUT].dflt;
 	cfg->refresh_window = oa2_settings_table[OA2_S_REFRESH_WINDOW].dflt;
 	cfg->log_level = OA2_LOG_NOTICE;
+	cfg->mail_log = oa2_settings_table[OA2_S_MAIL_LOG].dflt;
 }
 
 /* set_seconds - store a seconds setting, raised to its minimum */
@@ -100,6 +101,8 @@ type_wanted(const struct oa2_setting_def *def)
 		return "\"post\" or \"basic\"";
 	case OA2_T_LOG_LEVEL:
 		return "one of error, warning, notice, debug";
+	case OA2_T_BOOL:
+		return "true or false";
 	default:
 		return "a string";
 	}
@@ -129,6 +132,12 @@ check_value(struct oa2_config *cfg, const struct oa2_setting_def *def,
 		if (!json_is_string(v))
 			return -1;
 		return oa2_setting_log_level(json_string_value(v)) < 0 ? -1 : 0;
+	case OA2_T_BOOL:
+		if (!json_is_boolean(v))
+			return -1;
+		if (oa2_setting_id_of(def) == OA2_S_MAIL_LOG)
+			cfg->mail_log = json_is_true(v);
+		return 0;
 	default:
 		return json_is_string(v) ? 0 : -1;
 	}

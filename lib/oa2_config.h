@@ -31,6 +31,7 @@ struct oa2_config {
 	long timeout;			/* seconds, OA2_TIMEOUT_DEFAULT */
 	long refresh_window;		/* seconds, OA2_REFRESH_WINDOW_DEFAULT */
 	int log_level;			/* default OA2_LOG_NOTICE */
+	int mail_log;			/* a line per refresh to the mail log; default 1 */
 };
 
 const char *oa2_config_path(void);

@@ -74,6 +74,7 @@
 #include "oa2_app.h"
 #include "oa2_cache.h"
 #include "oa2_grant.h"
+#include "oa2_http.h"
 #include "oa2_limits.h"
 #include "oa2_mem.h"
 #include "oa2_refresh.h"
@@ -97,6 +98,35 @@ say(const struct oa2_refresh_opts *o, int level, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	o->log(o->log_ctx, level, buf);
+}
+
+/*
+ * mail_log_line - the one line of a refresh for the mail log: the file,
+ * the token endpoint's host, the new expiry, rotated or not; never a
+ * token.  The sink is the caller's (the plugin's syslog).
+ */
+static void
+mail_log_line(const struct oa2_refresh_opts *o, const char *path,
+    const struct oa2_token *tok, const struct oa2_refresh_info *info)
+{
+	char	buf[600], host[256], when[64];
+	time_t	t = (time_t)info->expires_at;
+	struct oa2_settings s;
+	struct tm tm;
+
+	if (o->mail_log == NULL || (o->cfg != NULL && !o->cfg->mail_log))
+		return;
+	/* The document saved under the lock: the first one is gone. */
+	oa2_settings_resolve(&s, tok, o->cfg);
+	oa2_url_host(s.token_endpoint ? s.token_endpoint : "", host,
+	    sizeof(host));
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		snprintf(when, sizeof(when), "%lld", info->expires_at);
+	snprintf(buf, sizeof(buf), "%s: access token refreshed at %s, valid "
+	    "until %s, refresh token %s", path, host[0] ? host : "(unknown)",
+	    when, info->rotated ? "rotated" : "not rotated");
+	o->mail_log(o->log_ctx, OA2_LOG_NOTICE, buf);
 }
 
 int
@@ -354,6 +384,7 @@ oa2_access_token_stat(const char *path, const struct oa2_refresh_opts *o,
 		say(o, OA2_LOG_NOTICE, "%s: access token refreshed in %ld ms, "
 		    "valid for %lld s%s", path, info->elapsed_ms, r.expires_in,
 		    info->rotated ? ", refresh token rotated" : "");
+		mail_log_line(o, path, tok, info);
 		goto out;
 	}
 	if (r.updated) {

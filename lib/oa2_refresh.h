@@ -34,6 +34,8 @@ struct oa2_refresh_opts {
 	int force;			/* refresh even when the access token is fresh */
 	oa2_log_fn log;			/* may be NULL */
 	void *log_ctx;
+	/* One line per refresh for the mail log (the plugin's syslog), whatever log_level; unless the config's mail_log is false; may be NULL */
+	oa2_log_fn mail_log;
 	int allow_http;			/* tests only: http://127.0.0.1 endpoints */
 	long long due_within;		/* > 0: refresh when the access token
 					 * expires within this many s (instead

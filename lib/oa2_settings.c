@@ -114,6 +114,7 @@ const struct oa2_setting_def oa2_settings_table[OA2_S_COUNT] = {
 	[OA2_S_SERVICE_ACCOUNT_FILE] = {"service_account_file", OA2_T_STRING,
 	TOK | CFG, 0, 0, 0},
 	[OA2_S_JWT_ALG] = {"jwt_alg", OA2_T_STRING, TOK | CFG, 0, 0, 0},
+	[OA2_S_MAIL_LOG] = {"mail_log", OA2_T_BOOL, CFG, 0, 1, 0},
 };
 
 static const char *const grant_names[] = {

@@ -56,6 +56,7 @@ enum oa2_setting_id {
 	OA2_S_CLIENT_CERT_FILE,
 	OA2_S_SERVICE_ACCOUNT_FILE,
 	OA2_S_JWT_ALG,
+	OA2_S_MAIL_LOG,
 	OA2_S_COUNT
 };
 
@@ -68,7 +69,8 @@ enum oa2_setting_type {
 	OA2_T_LOG_LEVEL,	/* "error", "warning", "notice" ("info"), "debug" */
 	OA2_T_IGNORED,		/* accepted and ignored (sasl-xoauth2's own) */
 	OA2_T_NOTE,		/* the tool's record: kept, never checked */
-	OA2_T_GRANT		/* "refresh_token", "client_credentials", "jwt_bearer" */
+	OA2_T_GRANT,		/* "refresh_token", "client_credentials", "jwt_bearer" */
+	OA2_T_BOOL		/* true or false; dflt: the default */
 };
 
 /* How the access token is obtained (the token file's "grant"). */
@@ -92,7 +94,7 @@ struct oa2_setting_def {
 	enum oa2_setting_type type;
 	unsigned where;
 	int	secret;		/* never in a message, log or argv; wiped */
-	long	dflt;		/* OA2_T_SECONDS: the default */
+	long	dflt;		/* OA2_T_SECONDS, OA2_T_BOOL: the default */
 	long	min;		/* OA2_T_SECONDS: a smaller value is raised to this */
 };
 

@@ -209,6 +209,7 @@ check_member(const struct oa2_setting_def *f, const json_t *v,
 		break;
 	case OA2_T_REQUIRED:
 	case OA2_T_LOG_LEVEL:
+	case OA2_T_BOOL:
 	case OA2_T_IGNORED:
 	case OA2_T_NOTE:
 		break;

@@ -41,8 +41,11 @@
  *	The application must still use TLS; sasl-oauth2-postfix(7) says how.
  *
  *	The plugin runs inside someone else's process: it never exits, never
- *	writes to stdout or stderr, logs only through the SASL log callback,
- *	and never logs a token or secret at any level.
+ *	writes to stdout or stderr, logs through the SASL log callback and,
+ *	for each successful refresh, one syslog(3) line at mail.info through
+ *	the host's own openlog() (mail_log, default on; off with the setting
+ *	"mail_log": false or the SASL option sasl_oauth2_mail_log=no), and
+ *	never logs a token or secret at any level.
  * DIAGNOSTICS
  *	One line per failure, recorded with utils->seterror (libsasl2 logs it
  *	once at SASL_LOG_FAIL and returns it from sasl_errdetail()).
@@ -58,6 +61,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <syslog.h>
 
 #include <sasl/sasl.h>
 #include <sasl/saslplug.h>
@@ -102,6 +107,35 @@ plog(const sasl_utils_t *utils, int level, const char *msg)
 {
 	if (utils != NULL && utils->log != NULL)
 		utils->log(utils->conn, level, "sasl-oauth2: %s", msg);
+}
+
+/*
+ * mail_log - the refresh's line for the mail log: syslog(3) at mail.info,
+ * without openlog(): the line goes out under the host's own ident and
+ * connection (Postfix: "postfix/smtp[pid]"), whose syslog state is left
+ * as it is.  Postfix logs the SASL callback's notices only with -v.
+ */
+static void
+mail_log(void *ctx, int level, const char *msg)
+{
+	(void)ctx;
+	(void)level;
+	syslog(LOG_MAIL | LOG_INFO, "sasl-oauth2: %s", msg);
+}
+
+/* mail_log_wanted - not turned off by the application's SASL option */
+static int
+mail_log_wanted(const sasl_utils_t *utils)
+{
+	const char *v = NULL;
+	unsigned len = 0;
+
+	if (utils->getopt == NULL || utils->getopt(utils->getopt_context,
+	    "sasl-oauth2", "sasl_oauth2_mail_log", &v, &len) != SASL_OK ||
+	    v == NULL)
+		return 1;
+	return !(len > 0 && strchr("nNfF0", v[0]) != NULL) &&
+	    !(len >= 3 && strncasecmp(v, "off", 3) == 0);
 }
 
 /* refresh_log - log sink for the core: map our levels to SASL levels */
@@ -399,6 +433,7 @@ start(struct oa2_conn *c, const sasl_client_params_t *params,
 	ropts.cfg = &config;
 	ropts.log = refresh_log;
 	ropts.log_ctx = (void *)params->utils;
+	ropts.mail_log = mail_log_wanted(params->utils) ? mail_log : NULL;
 	u.c = c;
 	u.params = params;
 	u.user = ru == SASL_OK ? user : NULL;

@@ -548,6 +548,21 @@ cb_pass(sasl_conn_t *conn, void *ctx, int id, sasl_secret_t **psecret)
 	return SASL_OK;
 }
 
+/* cb_getopt - the plugin's options: no mail log line for a test (sasl-oauth2-plugin(8)) */
+static int
+cb_getopt(void *ctx, const char *plugin, const char *option,
+    const char **result, unsigned *len)
+{
+	(void)ctx;
+	(void)plugin;
+	if (option == NULL || strcmp(option, "sasl_oauth2_mail_log") != 0)
+		return SASL_FAIL;
+	*result = "no";
+	if (len != NULL)
+		*len = 2;
+	return SASL_OK;
+}
+
 /* see_code - the CODE of "(see: sasl-oauth2 explain CODE)" in s */
 static const char *
 see_code(const char *s)
@@ -592,6 +607,7 @@ sasl_auth(struct test *t, struct conn *c, const char *mech)
 		{SASL_CB_AUTHNAME, CB(cb_simple), NULL},
 		{SASL_CB_USER, CB(cb_simple), NULL},
 		{SASL_CB_PASS, CB(cb_pass), NULL},
+		{SASL_CB_GETOPT, CB(cb_getopt), NULL},
 		{SASL_CB_LIST_END, NULL, NULL}
 	};
 	sasl_security_properties_t props = {0};

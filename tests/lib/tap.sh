@@ -56,3 +56,23 @@ wait_for() {
 		sleep 0.2
 	done
 }
+
+# start_plugin_stack DIR [CONFIG_JSON] - the plugin built in $BUILD copied to
+# DIR/plugin, CONFIG_JSON (default {}) as DIR/sasl-oauth2.conf, the stack
+# started in DIR/stack with them (environment such as PF_OUT_SYSLOG passes
+# through) and its stack.env sourced; one TAP line; 1 if it did not start
+start_plugin_stack() {
+	local dir=$1 conf=${2:-'{}'} top
+	top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+	mkdir -p "$dir/plugin"
+	cp "${BUILD:-$top/_build-test/gcc}/plugin/.libs/libsasl-oauth2.so" "$dir/plugin/"
+	printf '%s\n' "$conf" >"$dir/sasl-oauth2.conf"
+	chmod 644 "$dir/sasl-oauth2.conf"
+	if ! PLUGIN_DIR="$dir/plugin" OA2_CONF="$dir/sasl-oauth2.conf" \
+		bash "$top/tests/stack/stack.sh" start "$dir/stack" >"$dir/stack-start.log" 2>&1; then
+		_tap 1 "stack starts"; sed 's/^/# /' "$dir/stack-start.log" | tail -20
+		return 1
+	fi
+	_tap 0 "stack starts (oidc-provider, Dovecot, Postfix pf-in and chrooted pf-out)"
+	. "$dir/stack/stack.env"
+}

@@ -17,6 +17,7 @@
 #                 pf-out's smtp client (default: DIR/sasl-oauth2.conf)
 #   PF_OUT_MECH   smtp_sasl_mechanism_filter of pf-out (default: xoauth2)
 #   PF_OUT_VERBOSE=1  run pf-out's smtp with -v (SASL NOTE lines get logged)
+#   PF_OUT_SYSLOG=1   pf-out logs through syslog(3) (/dev/log), not to its file
 #   AT_TTL        access token lifetime in seconds (default: 60)
 #   DOVECOT_DEBUG=1   Dovecot auth_debug (it logs bearer tokens: never in CI)
 #   IDP_PORT (8443) IMAP_PORT (1143) IMAPS_PORT (1993) SUBMISSION_PORT (1587)
@@ -403,6 +404,8 @@ write_pf_out() {
 	chown postfix "$PF_OUT_QUEUE-data"
 	{
 		main_common postfix-out "$PF_OUT_QUEUE" "$PF_OUT_LOG"
+		# Debian's default: the mail log through syslog(3), no postlogd file.
+		[[ "${PF_OUT_SYSLOG:-0}" == 1 ]] && echo "maillog_file ="
 		cat <<-EOF
 			myhostname = client.example.test
 			smtpd_banner = \$myhostname ESMTP pf-out

@@ -62,6 +62,7 @@ main(void)
 	is_int(cfg.timeout, 7, "timeout as a number");
 	is_int(cfg.connect_timeout, 10, "connect_timeout default");
 	is_int(cfg.log_level, OA2_LOG_DEBUG, "log_level debug");
+	is_int(cfg.mail_log, 1, "mail_log: on by default");
 	ok(oa2_config_str(&cfg, OA2_S_SCOPE) == NULL, "absent setting is NULL");
 	oa2_config_free(&cfg);
 
@@ -79,6 +80,17 @@ main(void)
 	check_error("num.conf", "{\"timeout\": \"ten\"}", 0600, "\"timeout\" must be a whole number");
 	check_error("neg.conf", "{\"refresh_window\": -5}", 0600, "\"refresh_window\" must be a whole number");
 	check_error("level.conf", "{\"log_level\": \"loud\"}", 0600, "\"log_level\" must be one of");
+	check_error("maillog.conf", "{\"mail_log\": \"no\"}", 0600,
+	    "setting \"mail_log\" must be true or false");
+	{
+		struct oa2_config c3;
+		struct oa2_error e3;
+
+		ok(oa2_config_load(&c3, write_file("maillogoff.conf",
+		    "{\"mail_log\": false}", 0600), 1, &e3) == OA2_OK &&
+		    c3.mail_log == 0, "mail_log false turns the mail log line off");
+		oa2_config_free(&c3);
+	}
 	check_error("dup.conf", "{\"scope\": \"a\", \"scope\": \"b\"}", 0600, "duplicate");
 	check_error("auth.conf", "{\"client_auth\": \"jwt\"}", 0600,
 	    "setting \"client_auth\" must be \"post\" or \"basic\"");
