@@ -1141,6 +1141,62 @@ test_stale_cleanup(void)
 	is_int(count_tmp("kill.json"), 0, "clean again");
 }
 
+/*
+ * test_clean_dir - batch saves (refresh-all) leave leftovers to one pass of
+ * oa2_token_clean_dir() over the directory, which takes every token file's
+ */
+static void
+test_clean_dir(void)
+{
+	char    path[PATH_MAX];
+	struct oa2_token tok;
+	struct oa2_error err;
+	struct flock fl;
+	int     lfd;
+
+	snprintf(path, sizeof(path), "%s", P("kill.json"));
+	if (!load_ok(&tok, path, "file for the batch save"))
+		return;
+	put(P("kill.json.tmp.QWERTY"), "x", 0600);
+	put(P("third.json.tmp.Young2"), "x", 0600);
+	put(P("third.json.tmp.Locked"), "x", 0600);
+	put(P("third.json.tmp.AB"), "x", 0600);
+	put(P("third.json"), "{}", 0600);
+	age(P("kill.json.tmp.QWERTY"), 120);
+	age(P("third.json.tmp.Locked"), 120);
+	age(P("third.json.tmp.AB"), 120);
+	age(P("third.json"), 120);
+	/* other.json.tmp.ABCDEF, aged, is left over from test_stale_cleanup. */
+	lfd = open(P("third.json.tmp.Locked"), O_RDWR);
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	ok(lfd >= 0 && fcntl(lfd, F_OFD_SETLK, &fl) == 0, "lock a fake live "
+	   "writer's temporary file");
+
+	oa2_token_save_batch = 1;
+	is_int(oa2_token_save(&tok, path, &err), OA2_OK, "a batch save");
+	oa2_token_save_batch = 0;
+	ok(exists(P("kill.json.tmp.QWERTY")), "a batch save leaves a stale "
+	   "leftover (no scan of the directory per save)");
+
+	oa2_token_clean_dir(dir);
+	ok(!exists(P("kill.json.tmp.QWERTY")) && !exists(P("other.json.tmp.ABCDEF")),
+	   "oa2_token_clean_dir removes the stale leftovers of every token file");
+	ok(exists(P("third.json.tmp.Young2")), "a young one is kept");
+	ok(exists(P("third.json.tmp.Locked")), "a locked one is kept");
+	ok(exists(P("third.json.tmp.AB")) && exists(P("third.json")) &&
+	   exists(path), "other names and the token files are kept");
+	if (lfd >= 0)
+		(void) close(lfd);
+	oa2_token_free(&tok);
+	(void) unlink(P("third.json.tmp.Young2"));
+	(void) unlink(P("third.json.tmp.Locked"));
+	(void) unlink(P("third.json.tmp.AB"));
+	(void) unlink(P("third.json"));
+	is_int(count_tmp("kill.json"), 0, "clean again");
+}
+
 /* test_privileges - unreadable files, owners, unwritable directories */
 static void
 test_privileges(void)
@@ -1602,6 +1658,7 @@ main(void)
 	test_new_and_save();
 	test_save_steps();
 	test_stale_cleanup();
+	test_clean_dir();
 	test_privileges();
 	test_lock_refusals();
 	test_load_fd();
