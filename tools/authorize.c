@@ -777,6 +777,7 @@ cmd_authorize(int argc, char **argv)
 	struct oa2_token tok;
 	struct oa2_config cfg;
 	struct oa2_error err;
+	struct sao_mailsys ms;
 	const char *flow = NULL, *ca_flag;
 	char *user = NULL, dir[4096], when[64];
 	enum oa2_status st;
@@ -882,6 +883,10 @@ cmd_authorize(int argc, char **argv)
 	if (access(dirname(dir), W_OK | X_OK) < 0)
 		sao_die(EX_CANTCREAT, "%s: cannot create files in %s: %s", a.file,
 		    dir, strerror(errno));
+	/* As the mail system will see it: the user, the chroot. */
+	if ((ex = sao_mailsys_init(&ms, a.file, &a.owner)) != EX_OK ||
+	    (ex = sao_mailsys_before(&ms, a.ca_file)) != EX_OK)
+		return ex;
 	if (sao_load_config(&cfg) < 0)
 		return EX_CONFIG;
 	if ((c = existing_token_check(&a, &cfg)) != 0) {
@@ -953,6 +958,12 @@ cmd_authorize(int argc, char **argv)
 	if (sao_stamp(a.file, OA2_SETTING_NAME(OA2_S_REFRESHED_AT), &err) < 0)
 		sao_report(&err);
 	sao_fmt_time(info.expires_at, when, sizeof(when));
+	if ((ex = sao_mailsys_after(&ms)) != EX_OK) {
+		sao_warn("%s holds a working grant (access token valid until %s), "
+		    "but %s cannot use the file: fix the above; nothing needs "
+		    "to be authorized again", a.file, when, ms.user);
+		goto out;
+	}
 	sao_info("done: %s works%s%s; access token valid until %s%s", a.file,
 	    user ? " for " : "", user ? user : "", when,
 	    info.rotated ? " (the provider rotates refresh tokens: let only the "

@@ -76,6 +76,26 @@ int sao_chown_spec(const char *path, const char *spec);
 /* sao_load_config - load the global configuration (missing file is fine) */
 int sao_load_config(struct oa2_config *cfg);
 
+/* The token file as the mail system sees it (mailsys.c): authorize --owner. */
+struct sao_mailsys {
+	const char *file;		/* as given */
+	char	path[4096];		/* absolute, its directory resolved */
+	char	dir[4096];
+	char	queue[4096];		/* Postfix's queue_directory, resolved */
+	int	under_queue;		/* path lies under it: the smtp client's chroot */
+	int	active;			/* there is a user to check as */
+	char	user[64];
+	char	owner_buf[64];		/* --owner given on the terminal */
+	unsigned uid, gid;
+	int	problems;
+};
+/* sao_mailsys_init - who will use file; may set *owner (asked); EX_OK or EX_USAGE (message printed) */
+int sao_mailsys_init(struct sao_mailsys *ms, const char *file, const char **owner);
+/* sao_mailsys_before - as that user: directory and CA bundle (chroot); EX_OK or EX_CONFIG */
+int sao_mailsys_before(struct sao_mailsys *ms, const char *ca_file);
+/* sao_mailsys_after - as that user: the written file opens; EX_OK or EX_CONFIG */
+int sao_mailsys_after(struct sao_mailsys *ms);
+
 /* QR code (qr.c): draws text as a QR code on f when f is a terminal and libqrencode is there. */
 void sao_qr_print(FILE *f, const char *text);
 

@@ -47,7 +47,7 @@ MAN=$top/man/sasl-oauth2-postfix.7
 TOOL=$BUILD/tools/sasl-oauth2
 BUILD_PLUGIN_DIR=$BUILD/plugin/.libs
 # The steps this test knows, in the page's order.
-STEPS="secret tokdir authorize cabundle sasl_passwd main.cf restart doctor test send timer status"
+STEPS="secret tokdir cabundle authorize sasl_passwd main.cf restart doctor test send timer status"
 NEED_TOOL=" authorize doctor test timer status "
 
 if [ "$(id -u)" != 0 ]; then

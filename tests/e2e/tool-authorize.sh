@@ -117,7 +117,9 @@ ok $([[ $rc -eq 77 ]]; echo $?) "paste: foreign state refused (got $rc)"
 check "paste: foreign state wrote nothing" test ! -e "$WORK/p2.json"
 
 # device flow with a confidential client (HTTP Basic), the user half by device-approve.py
-D=$WORK/device.json
+# (in a directory of postfix's: the file's user must be able to write next to it)
+install -d -o postfix -m 0700 "$WORK/pf"
+D=$WORK/pf/device.json
 "${AZ[@]}" --client-id "$CLIENT_ID" --client-secret-file "$WORK/secret" --client-auth basic \
 	--flow device --user "$TEST_USER" --owner postfix --timeout 60 "$D" </dev/null >"$WORK/device.out" 2>"$WORK/device.err" &
 pid=$!

@@ -161,6 +161,68 @@ check "refresh, missing CA bundle: the path is named" has "$WORK/r-noca.err" "go
 check "refresh, missing CA bundle: the fix names ca_bundle_file, not doctor" \
 	bash -c "grep -q '^  fix: .*ca_bundle_file' '$WORK/r-noca.err' && ! grep -q 'doctor --postfix' '$WORK/r-noca.err'"
 
+# --- authorize checks the file as the mail system will see it ---
+# pf-out's Postfix: postconf reads MAIL_CONFIG; its queue directory is the
+# smtp client's chroot, its mail_owner postfix.
+export MAIL_CONFIG=$PF_OUT_DIR
+Q=$(postconf -h queue_directory)
+check "postconf sees pf-out's queue directory" test "$Q" = "$PF_OUT_QUEUE"
+PFD=$Q/tool-errors			# postfix's, 0700, as Debian's token directory
+install -d -o postfix -g postfix -m 0700 "$PFD"
+# a root-owned file in postfix's 0700 directory: refused before any consent
+az_in() { local name=$1 dir=$2; shift 2; "${AZ[@]}" "$@" "$dir/$name.json" </dev/null >"$WORK/$name.out" 2>"$WORK/$name.err"; rc=$?; }
+az_in rootfile "$PFD" --issuer "$IDP_URL" --ca-file "$CA_FILE" "${PUB[@]}"
+exit_is 64 "authorize into postfix's 0700 directory without --owner"
+check "no --owner under the queue directory: names --owner postfix" has "$WORK/rootfile.err" 'give --owner postfix$'
+check "no --owner under the queue directory: names the queue directory" has "$WORK/rootfile.err" "under Postfix's queue directory $Q"
+check "no --owner under the queue directory: nothing asked, nothing written" \
+	bash -c "[[ ! -s '$WORK/rootfile.out' && ! -e '$PFD/rootfile.json' ]]"
+
+# --owner postfix, but the CA bundle is not inside the chroot: 78, with the copy command
+CA_REAL=$WORK/ca/provider-ca.pem
+install -d -m 0755 "$WORK/ca" && cp "$CA_FILE" "$CA_REAL" && chmod 0644 "$CA_REAL"
+az_in noca-chroot "$PFD" --issuer "$IDP_URL" --ca-file "$CA_REAL" "${PUB[@]}" --owner postfix
+exit_is 78 "authorize --owner postfix with the CA missing inside the chroot"
+check "CA missing in the chroot: names the path inside the chroot" \
+	has "$WORK/noca-chroot.err" "the CA bundle $CA_REAL is not there inside Postfix's chroot: $Q$CA_REAL"
+check "CA missing in the chroot: the fix copies it there" \
+	has "$WORK/noca-chroot.err" "^  fix: mkdir -p $Q$WORK/ca && cp $CA_REAL $Q$CA_REAL "
+check "CA missing in the chroot: said before any consent, nothing written" \
+	bash -c "[[ ! -s '$WORK/noca-chroot.out' && ! -e '$PFD/noca-chroot.json' ]] && grep -q 'nothing was asked or written' '$WORK/noca-chroot.err'"
+check "CA missing in the chroot: never 'works'" not has "$WORK/noca-chroot.err" 'works'
+
+# --owner postfix in a directory of root's inside the queue: postfix cannot write there
+install -d -o root -m 0755 "$Q/rootdir"
+az_in rootdir "$Q/rootdir" --issuer "$IDP_URL" --ca-file "$CA_REAL" "${PUB[@]}" --owner postfix
+exit_is 78 "authorize --owner postfix into a root-owned directory"
+check "root-owned directory: postfix cannot create files there, chown is the fix" \
+	bash -c "grep -q 'will not work for postfix: cannot create files in $Q/rootdir' '$WORK/rootdir.err' && grep -q '^  fix: chown postfix $Q/rootdir ' '$WORK/rootdir.err'"
+
+# the fix, as printed, then the --owner path that works
+fix=$(sed -n 's/^  fix: \(mkdir -p .* && cp [^ ]* [^ ]*\) .*/\1/p' "$WORK/noca-chroot.err")
+bash -c "$fix"
+ok $? "the printed fix runs: $fix"
+"${AZ[@]}" "${PUB[@]}" --issuer "$IDP_URL" --ca-file "$CA_REAL" --owner postfix "$PFD/ok.json" \
+	</dev/null >"$WORK/ok.out" 2>"$WORK/ok.err" &
+pid=$!
+loc=$(user_side "$WORK/ok.out") && curl -s -o /dev/null "$loc"
+wait_pid $pid 30
+rc=$?
+exit_is 0 "authorize --owner postfix with the CA in the chroot"
+check "--owner ok: checked as postfix, the path as the chrooted smtp client opens it" \
+	has "$WORK/ok.err" "^checked as postfix: Postfix's smtp client \(chrooted in $Q\) will open /tool-errors/ok.json and the CA bundle $CA_REAL"
+check "--owner ok: done, works" has "$WORK/ok.err" '^done: .* works'
+check "--owner ok: the file is postfix's, mode 0600" test "$(stat -c '%U %a' "$PFD/ok.json")" = "postfix 600"
+check "--owner ok: postfix can refresh it" runuser -u postfix -- env -u MAIL_CONFIG "$TOOL" refresh "$PFD/ok.json"
+
+# a directory of another user outside Postfix, no --owner, no terminal: refused
+install -d -o nobody -m 0755 "$WORK/nobodys"
+az_in other "$WORK/nobodys" --issuer "$IDP_URL" --ca-file "$CA_FILE" "${PUB[@]}"
+exit_is 64 "authorize into another user's directory without --owner"
+check "another user's directory: names --owner nobody" has "$WORK/other.err" "belongs to nobody, not to you: give --owner USER.*--owner nobody"
+unset MAIL_CONFIG
+rm -rf "$PFD" "$Q/rootdir" "${Q:?}$WORK"
+
 # --- the plugin's own words are still the plugin's (explain CODE) ---
 "$TOOL" explain network >"$WORK/explain.out"
 check "explain network: the page keeps the mail program's fix" has "$WORK/explain.out" '^fix: .*the mail is retried'
