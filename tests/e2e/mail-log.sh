@@ -7,9 +7,11 @@
 # the token endpoint's host, the new expiry and whether the refresh token
 # was rotated, never a token.  A failure reaches the same log as Postfix's
 # warning.  "mail_log": false turns the line off; "sasl-oauth2 test" never
-# writes it.  The machine's syslog is not touched: the test runs in its own
-# mount namespace (unshare -m) with a tmpfs /dev that holds the machine's
-# devices and our own /dev/log, a datagram receiver.  TAP.
+# writes it, while the same plugin in another host (sasl-driver, no
+# openlog) does, under that host's name.  The machine's syslog is not
+# touched: the test runs in its own mount namespace (unshare -m) with a
+# tmpfs /dev that holds the machine's devices and our own /dev/log, a
+# datagram receiver.  TAP.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -132,6 +134,15 @@ ok_rc=$?
 ATC=$(jq -r .access_token "$T/copy.json"); remember "$ATC"; remember "$(jq -r .refresh_token "$T/copy.json")"
 check "sasl-oauth2 test: works, and refreshed the expired token" test "$ok_rc" = 0 -a "$ATC" != "$AT3"
 is "$(refreshed_lines)" 1 "sasl-oauth2 test: no line in the mail log"
+# The contrast: the same plugin in a host that sets no option (and never
+# called openlog) writes its line, under that host's own name.
+jq '.expiry = "1"' "$T/copy.json" >"$T/copy2.json" && cat "$T/copy2.json" >"$T/copy.json"
+SASL_OAUTH2_CONFIG="$T/tool.conf" "$BUILD/tests/sasl-driver" -p "$T/plugin" -m XOAUTH2 \
+	-u "$TEST_USER" -w "$T/copy.json" >"$T/driver.out" 2>&1
+remember "$(jq -r .access_token "$T/copy.json")"; remember "$(jq -r .refresh_token "$T/copy.json")"
+wait_for 10 grep -aq "sasl-driver: sasl-oauth2: $T/copy.json: access token refreshed" "$LOG"
+check "a host without the option and without openlog: its line, under its own name, at mail.info" \
+	grep -aq "^<22>.* sasl-driver: sasl-oauth2: $T/copy.json: access token refreshed at " "$LOG"
 
 # --- 5. a failure reaches the mail log as Postfix's warning
 echo '{"connect_timeout": 5, "timeout": 15}' >"$T/sasl-oauth2.conf"
@@ -144,7 +155,7 @@ fline=$(grep -a 'SASL authentication failure: sasl-oauth2: ' "$LOG" | head -1)
 like "$fline" '^<20>.*postfix-out/smtp\[[0-9]+\]: warning: SASL authentication failure: sasl-oauth2: ' \
 	"a refused refresh: one warning line (mail.warning) from smtp at default verbosity"
 like "$fline" "token.json" "the failure names the token file"
-is "$(refreshed_lines)" 1 "a failed refresh writes no 'refreshed' line"
+is "$(refreshed_lines)" 2 "a failed refresh writes no 'refreshed' line (the two so far: pf-out's, sasl-driver's)"
 
 # no token or secret in the mail log
 leak=0
