@@ -1060,6 +1060,21 @@ test_save_steps(void)
 	       "temporary file");
 }
 
+/* lock_live - a fake live writer: an OFD write lock on path; the fd (one TAP line) */
+static int
+lock_live(const char *path)
+{
+	struct flock fl;
+	int     fd = open(path, O_RDWR);
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	ok(fd >= 0 && fcntl(fd, F_OFD_SETLK, &fl) == 0, "lock a fake live "
+	   "writer's temporary file");
+	return (fd);
+}
+
 /* test_stale_cleanup - which leftovers the next save removes */
 static void
 test_stale_cleanup(void)
@@ -1067,7 +1082,6 @@ test_stale_cleanup(void)
 	char    path[PATH_MAX];
 	struct oa2_token tok;
 	struct oa2_error err;
-	struct flock fl;
 	struct dirent *de;
 	char    leftovers[2][PATH_MAX];
 	int     n = 0, lfd;
@@ -1111,12 +1125,7 @@ test_stale_cleanup(void)
 	age(P("kill.json.tmp.SYMLNK"), 120);
 
 	/* A live writer holds an OFD write lock on its temporary file. */
-	lfd = open(P("kill.json.tmp.LOCKED"), O_RDWR);
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	ok(lfd >= 0 && fcntl(lfd, F_OFD_SETLK, &fl) == 0, "lock a fake live "
-	   "writer's temporary file");
+	lfd = lock_live(P("kill.json.tmp.LOCKED"));
 
 	is_int(oa2_token_save(&tok, path, &err), OA2_OK, "save again");
 	ok(!exists(leftovers[0]) && !exists(leftovers[1]),
@@ -1151,7 +1160,6 @@ test_clean_dir(void)
 	char    path[PATH_MAX];
 	struct oa2_token tok;
 	struct oa2_error err;
-	struct flock fl;
 	int     lfd;
 
 	snprintf(path, sizeof(path), "%s", P("kill.json"));
@@ -1167,12 +1175,7 @@ test_clean_dir(void)
 	age(P("third.json.tmp.AB"), 120);
 	age(P("third.json"), 120);
 	/* other.json.tmp.ABCDEF, aged, is left over from test_stale_cleanup. */
-	lfd = open(P("third.json.tmp.Locked"), O_RDWR);
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	ok(lfd >= 0 && fcntl(lfd, F_OFD_SETLK, &fl) == 0, "lock a fake live "
-	   "writer's temporary file");
+	lfd = lock_live(P("third.json.tmp.Locked"));
 
 	oa2_token_save_batch = 1;
 	is_int(oa2_token_save(&tok, path, &err), OA2_OK, "a batch save");
