@@ -223,6 +223,44 @@ check "another user's directory: names --owner nobody" has "$WORK/other.err" "be
 unset MAIL_CONFIG
 rm -rf "$PFD" "$Q/rootdir" "${Q:?}$WORK"
 
+# --- on a terminal (tmux): another user's directory is asked about ---
+SOCK=oa2-tool-errors-$$
+tty_az() {	# tty_az NAME: authorize into $WORK/asked-NAME (nobody's) in a tmux pane
+	install -d -o nobody -m 0755 "$WORK/asked-$1"
+	tmux -L "$SOCK" new-session -d -s "$1" -x 200 -y 50 \
+		"'$TOOL' authorize --no-browser --timeout 20 --issuer '$IDP_URL' --ca-file '$CA_REAL' \
+		 --client-id '$CLIENT_ID_PUBLIC' --redirect-uri http://127.0.0.1/cb --user '$TEST_USER' \
+		 '$WORK/asked-$1/t.json' >'$WORK/asked-$1.out' 2>'$WORK/asked-$1.err'; echo \$? >'$WORK/asked-$1.rc'; sleep 30"
+}
+pane() { tmux -L "$SOCK" capture-pane -p -t "$1" 2>/dev/null; }
+wait_pane() {	# wait_pane SESSION REGEX
+	local i
+	for ((i = 0; i < 100; i++)); do pane "$1" | grep -Eq -- "$2" && return 0; sleep 0.1; done
+	return 1
+}
+if command -v tmux >/dev/null; then
+	tty_az yes
+	check "terminal: asks whether the file goes to the directory's owner" \
+		wait_pane yes "asked-yes belongs to nobody: give the token file to nobody \\(--owner nobody\\)\\? \\[y/N\\]"
+	tmux -L "$SOCK" send-keys -t yes y Enter
+	wait_pane yes 'Client secret' && tmux -L "$SOCK" send-keys -t yes Enter
+	loc=$(user_side "$WORK/asked-yes.out") && curl -s -o /dev/null "$loc"
+	for ((i = 0; i < 300; i++)); do [[ -s "$WORK/asked-yes.rc" ]] && break; sleep 0.1; done
+	rc=$(cat "$WORK/asked-yes.rc" 2>/dev/null || echo none)
+	exit_is 0 "terminal, answered y: authorize"
+	check "terminal, answered y: checked as nobody, the file is nobody's" \
+		bash -c "grep -q '^checked as nobody: the directory $WORK/asked-yes' '$WORK/asked-yes.err' && [[ \$(stat -c %U '$WORK/asked-yes/t.json') == nobody ]]"
+	tty_az no
+	wait_pane no '\[y/N\]' && tmux -L "$SOCK" send-keys -t no n Enter
+	for ((i = 0; i < 100; i++)); do [[ -s "$WORK/asked-no.rc" ]] && break; sleep 0.1; done
+	rc=$(cat "$WORK/asked-no.rc" 2>/dev/null || echo none)
+	exit_is 64 "terminal, answered n: refused"
+	check "terminal, answered n: nothing written" test ! -e "$WORK/asked-no/t.json"
+	tmux -L "$SOCK" kill-server >/dev/null 2>&1
+else
+	ok 1 "tmux is installed (the terminal checks need it)"
+fi
+
 # --- the plugin's own words are still the plugin's (explain CODE) ---
 "$TOOL" explain network >"$WORK/explain.out"
 check "explain network: the page keeps the mail program's fix" has "$WORK/explain.out" '^fix: .*the mail is retried'
