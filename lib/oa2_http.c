@@ -19,6 +19,7 @@
  *	struct oa2_http_conn *oa2_http_conn_new(void)
  *
  *	void oa2_http_conn_free(struct oa2_http_conn *conn)
+ *	void oa2_http_release(struct oa2_http_kept **keep)
  *
  *	enum oa2_status oa2_http_init(struct oa2_error *err)
  *
@@ -62,6 +63,14 @@
  *	proxy closes the kept connection first, so a connection verified
  *	against one file's trust anchors never carries another file's
  *	request.
+ *	With opts->keep set, the request ends without closing: the handle
+ *	and its connection are left in *keep (NULL when there is nothing to
+ *	keep), and oa2_http_release() closes them later.  A refresh uses it
+ *	to save the reply before the TLS teardown (close_notify, freeing
+ *	the SSL connection: hundreds of microseconds with a real CA bundle),
+ *	which would otherwise sit between the provider's reply and the new
+ *	token file being in place.  The caller must release what it keeps.
+ *	With opts->conn, which keeps its connection anyway, keep is unused.
  *
  *	libcurl's global state is initialised by the first request, once
  *	per process (pthread_once), and never released by the plugin:
@@ -203,6 +212,11 @@ conn_take(struct oa2_http_conn *conn, const struct oa2_http_opts *opts)
 	return conn->easy;
 }
 
+/* A finished request left open for oa2_http_release(). */
+struct oa2_http_kept {
+	CURL	*c;
+};
+
 /* One request: where the reply goes and what TLS ran into. */
 struct req {
 	struct oa2_buf *body;
@@ -342,6 +356,32 @@ map_curl_error(CURLcode rc, struct req *r, const char *host,
 	}
 }
 
+/* keep_handle - leave c and its connection for oa2_http_release(); 0 if kept */
+static int
+keep_handle(struct oa2_http_kept **keep, CURL *c)
+{
+	struct oa2_http_kept *k;
+
+	oa2_http_release(keep);
+	if ((k = oa2_malloc(sizeof(*k))) == NULL)
+		return -1;			/* closed now instead */
+	/* Options off, the connection kept: no pointer into this call's stack. */
+	curl_easy_reset(c);
+	k->c = c;
+	*keep = k;
+	return 0;
+}
+
+void
+oa2_http_release(struct oa2_http_kept **keep)
+{
+	if (keep == NULL || *keep == NULL)
+		return;
+	curl_easy_cleanup((*keep)->c);
+	oa2_free(*keep);
+	*keep = NULL;
+}
+
 /* request - one GET (form NULL) or form POST */
 static enum oa2_status
 request(const char *url, const char *form, size_t form_len,
@@ -417,7 +457,9 @@ request(const char *url, const char *form, size_t form_len,
 		curl_easy_setopt(c, CURLOPT_NOPROXY, "");
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, cto);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, to);
-	curl_easy_setopt(c, CURLOPT_FORBID_REUSE, opts->conn == NULL ? 1L : 0L);
+	/* Closed as the request ends, unless kept (conn) or closed later (keep). */
+	curl_easy_setopt(c, CURLOPT_FORBID_REUSE,
+	    opts->conn == NULL && opts->keep == NULL ? 1L : 0L);
 	/* Replies are small: less heap in the host than the 16/64 KiB defaults. */
 	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 8192L);
 	curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
@@ -473,6 +515,8 @@ done:
 		curl_free(p);
 	}
 	curl_slist_free_all(hdrs);
+	if (opts->conn == NULL && opts->keep != NULL && keep_handle(opts->keep, c) == 0)
+		return st;
 	if (opts->conn == NULL)
 		curl_easy_cleanup(c);
 	else

@@ -27,7 +27,12 @@ struct oa2_http_opts {
 	int allow_http;			/* allow http://127.0.0.1 and http://[::1] */
 	struct oa2_http_conn *conn;	/* NULL: one connection per request */
 	const char *ca_fix;		/* a refused certificate's fix; NULL: the token file's */
+	struct oa2_http_kept **keep;	/* not NULL: the finished handle and its
+					 * connection are left here, closed by
+					 * oa2_http_release() */
 };
+
+struct oa2_http_kept;
 
 struct oa2_http_resp {
 	long status;
@@ -42,6 +47,9 @@ enum oa2_status oa2_http_post_form(const char *url, const char *form,
 enum oa2_status oa2_http_get(const char *url,
     const struct oa2_http_opts *opts, struct oa2_http_resp *resp,
     struct oa2_error *err);
+
+/* oa2_http_release - close a kept handle and its connection; *keep NULL after */
+void oa2_http_release(struct oa2_http_kept **keep);
 
 /* oa2_http_resp_free - wipe and free the body */
 void oa2_http_resp_free(struct oa2_http_resp *resp);

@@ -66,6 +66,8 @@
 #include "config.h"
 
 #include <sys/stat.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -146,7 +148,7 @@ static enum oa2_status
 post_refresh(const struct oa2_settings *s, const char *path,
     const char *refresh_token,
     const struct oa2_refresh_opts *o, struct oa2_tokresp *tr,
-    long *elapsed_ms, struct oa2_error *err)
+    struct oa2_http_kept **keep, long *elapsed_ms, struct oa2_error *err)
 {
 	struct oa2_client c;
 	struct timespec t0, t1;
@@ -154,7 +156,8 @@ post_refresh(const struct oa2_settings *s, const char *path,
 
 	oa2_client_from_settings(&c, s);
 	c.http.allow_http = o->allow_http;
-	c.http.conn = o->conn;
+	c.http.conn = o->conn;		/* refresh-all: kept for the next one */
+	c.http.keep = keep;		/* else: closed after the save */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (s->grant != OA2_GRANT_REFRESH)
 		st = oa2_app_token(s, path, o->allow_http, tr, err);
@@ -212,14 +215,14 @@ explain_refresh_error(const char *path, enum oa2_grant_kind grant,
  * store it (the old one may be retired already), with no access token.
  */
 static void
-keep_rotated(const char *path, struct oa2_token *tok, const char *rt,
+keep_rotated(struct oa2_token_save *sv, struct oa2_token *tok, const char *rt,
     struct oa2_error *err)
 {
 	struct oa2_error e2;
 	size_t n = strlen(err->msg);
 
 	if (oa2_token_update(tok, "", 0, rt, &e2) == OA2_OK &&
-	    oa2_token_save(tok, path, &e2) == OA2_OK)
+	    oa2_token_save_commit(sv, tok, 1, &e2) == OA2_OK)
 		snprintf(err->msg + n, sizeof(err->msg) - n,
 		    "; the new refresh token it sent was stored");
 	else
@@ -252,7 +255,39 @@ struct refresh_edit {
 	long long margin;		/* refresh window in effect */
 	long long expires_in;		/* of the new token */
 	int	updated;		/* the document holds the new token */
+	struct oa2_token_save sv;	/* the new file, prepared before the request */
+	struct oa2_http_kept *kept;	/* the request's connection, closed after the save */
+	sigset_t host_mask;		/* the signal mask to restore */
+	int	masked;			/* termination signals are held */
 };
+
+/*
+ * hold_signals - from the request to the end of the save, the catchable
+ * termination signals (postfix stop sends TERM) wait: a kill there would
+ * lose a grant the provider has just rotated.  release_signals() restores
+ * the host's mask exactly; a signal that came meanwhile is delivered then.
+ */
+static void
+hold_signals(struct refresh_edit *r)
+{
+	sigset_t term;
+
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
+	sigaddset(&term, SIGHUP);
+	sigaddset(&term, SIGQUIT);
+	r->masked = pthread_sigmask(SIG_BLOCK, &term, &r->host_mask) == 0;
+}
+
+/* release_signals - the host's signal mask as it was */
+static void
+release_signals(struct refresh_edit *r)
+{
+	if (r->masked)
+		(void)pthread_sigmask(SIG_SETMASK, &r->host_mask, NULL);
+	r->masked = 0;
+}
 
 /*
  * refresh_edit - under the lock, with the file read again: use what another
@@ -292,13 +327,23 @@ refresh_edit(struct oa2_token *tok, void *arg, struct oa2_error *err)
 		    r->path);
 		return OA2_OK;
 	}
-	if (s.grant != OA2_GRANT_REFRESH ||
-	    (st = oa2_settings_require(&s, r->path, err)) == OA2_OK)
-		st = post_refresh(&s, r->path, tok->refresh_token, o, &r->tr,
-		    &r->info->elapsed_ms, err);
+	if (s.grant == OA2_GRANT_REFRESH &&
+	    (st = oa2_settings_require(&s, r->path, err)) != OA2_OK)
+		return st;
+	/*
+	 * The new file is made ready before the request: a directory we
+	 * cannot write fails here, with the grant unused, and what is left
+	 * after the reply is only write and rename.
+	 */
+	if ((st = oa2_token_save_prepare(&r->sv, r->path, err)) != OA2_OK)
+		return st;
+	hold_signals(r);
+	st = post_refresh(&s, r->path, tok->refresh_token, o, &r->tr, &r->kept,
+	    &r->info->elapsed_ms, err);
 	if (st != OA2_OK) {
 		if (r->tr.refresh_token != NULL)
-			keep_rotated(r->path, tok, r->tr.refresh_token, err);
+			keep_rotated(&r->sv, tok, r->tr.refresh_token, err);
+		oa2_token_save_abort(&r->sv);
 		explain_refresh_error(r->path, s.grant, o, err);
 		return st;
 	}
@@ -307,6 +352,7 @@ refresh_edit(struct oa2_token *tok, void *arg, struct oa2_error *err)
 	now = time(NULL);
 	if ((st = oa2_token_update(tok, r->tr.access_token,
 	    (long long)now + r->expires_in, r->tr.refresh_token, err)) != OA2_OK) {
+		oa2_token_save_abort(&r->sv);
 		rotated_lost(&r->tr, err);
 		return st;
 	}
@@ -320,7 +366,14 @@ refresh_edit(struct oa2_token *tok, void *arg, struct oa2_error *err)
 		    OA2_SETTING_NAME(OA2_S_EXPIRES_IN), num, err);
 	oa2_error_clear(err);
 	r->updated = 1;
-	return OA2_OK;
+	/*
+	 * Rotated: the old file is worthless now, so rename first and fsync
+	 * after; otherwise fsync first (oa2_token_save_commit()).
+	 */
+	if ((st = oa2_token_save_commit(&r->sv, tok, r->tr.refresh_token != NULL,
+	    err)) == OA2_OK || st == OA2_ERR_TEMP)
+		tok->saved_edits = tok->edits;
+	return st;
 }
 
 /*
@@ -366,7 +419,12 @@ oa2_access_token_stat(const char *path, const struct oa2_refresh_opts *o,
 	r.info = info;
 	r.seen_at = seen_at;
 	r.seen_expiry = tok->expiry;
+	r.sv.fd = -1;
 	st = oa2_token_modify(path, refresh_edit, &r, &held, err);
+	/* Saved and unlocked: now the TLS teardown, then the host's mask. */
+	oa2_token_save_abort(&r.sv);
+	oa2_http_release(&r.kept);
+	release_signals(&r);
 	if (held.locked) {
 		/* The document read under the lock replaces the first one. */
 		oa2_token_free(tok);

@@ -58,7 +58,9 @@
  *	oa2_token_modify() is the one way to change a token file in place:
  *	oa2_token_lock(), oa2_token_load() of the locked descriptor, the
  *	caller's edit, oa2_token_save() when the edit succeeded and changed
- *	the document (tok->edits), oa2_token_unlock().  A refresh, marking
+ *	the document (tok->edits) and did not save it itself (a refresh
+ *	does, with oa2_token_save_commit(), and sets tok->saved_edits),
+ *	oa2_token_unlock().  A refresh, marking
  *	a token stale and the tool's time stamps all go through it.  The
  *	edit is fn(tok, arg, err); the document is saved only when fn
  *	returned OA2_OK and changed it.  With held not NULL, held->tok
@@ -323,7 +325,9 @@ oa2_token_modify(const char *path, oa2_token_edit_fn fn, void *arg,
 	    == OA2_OK) {
 		before = held->tok.edits;
 		st = fn(&held->tok, arg, err);
-		if (st == OA2_OK && held->tok.edits != before)
+		/* Saved unless fn saved it itself (oa2_token_save_commit()). */
+		if (st == OA2_OK && held->tok.edits != before
+		    && held->tok.edits != held->tok.saved_edits)
 			st = oa2_token_save(&held->tok, path, err);
 	}
 	oa2_token_unlock(&fd);

@@ -38,6 +38,7 @@ struct oa2_token {
 	long long refresh_window;	/* -1 when absent */
 	long long expires_in;		/* lifetime of the last access token; -1 when absent */
 	unsigned long edits;		/* changes since the parse (oa2_token_modify) */
+	unsigned long saved_edits;	/* edits when the edit function saved it itself */
 };
 
 /* The document (oa2_tokdoc.c). */
@@ -71,6 +72,21 @@ extern void (*oa2_token_save_hook)(const char *step);
 extern int oa2_token_save_batch;
 /* oa2_token_clean_dir - remove the stale temp files of every token file in dir */
 void	oa2_token_clean_dir(const char *dir);
+
+/* The save in two halves, around a request (oa2_toksave.c). */
+struct oa2_token_save {
+	char	*path;
+	char	*tmp;		/* the temporary file; "" once renamed */
+	char	*dir;
+	int	fd;		/* -1: none */
+	int	have_old;	/* old: lstat of the file it replaces */
+	struct stat old;
+};
+enum oa2_status oa2_token_save_prepare(struct oa2_token_save *sv,
+    const char *path, struct oa2_error *err);
+enum oa2_status oa2_token_save_commit(struct oa2_token_save *sv,
+    const struct oa2_token *tok, int rotated, struct oa2_error *err);
+void	oa2_token_save_abort(struct oa2_token_save *sv);
 
 /* The file (oa2_tokfile.c). */
 enum oa2_status oa2_token_load(struct oa2_token *tok, const char *path,

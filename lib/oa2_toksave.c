@@ -8,24 +8,50 @@
  *	#include "oa2_tokfile.h"
  *
  *	enum oa2_status oa2_token_save(tok, path, err)
+ *
+ *	enum oa2_status oa2_token_save_prepare(sv, path, err)
+ *	enum oa2_status oa2_token_save_commit(sv, tok, rotated, err)
+ *	void	oa2_token_save_abort(sv)
+ *
  *	void	(*oa2_token_save_hook)(const char *step)
  *
  *	int	oa2_token_save_batch;
  *	void	oa2_token_clean_dir(const char *dir)
  * DESCRIPTION
- *	oa2_token_save() never writes in place.  It serializes the document
- *	(indented by two; compact when only that fits in OA2_TOKFILE_MAX, so
- *	that a file that loaded can always be saved after a refresh), checks
- *	that the text parses back to the same document, writes it to
- *	"<path>.tmp.XXXXXX" (mkostemp, fchmod 0600, as root fchown to the
- *	owner and group of the file it replaces), fsyncs it, renames it over
- *	the path and fsyncs the directory.  On failure before the rename the
- *	temporary file is removed and the old file is untouched.  A process
- *	killed between mkostemp and rename leaves its temporary file behind;
- *	the next successful save removes such leftovers once they are older
- *	than OA2_TMP_STALE_SECS (10) seconds and no live writer holds their
- *	lock.  A failure to fsync the directory after the rename is
- *	OA2_ERR_TEMP, and its message says that the new file is in place.
+ *	A token file is never written in place.  The save comes in two
+ *	halves, so that a refresh can do the slow part before it sends its
+ *	request and keep the time between the provider's reply and the new
+ *	file being in place (the crash window: a rotating provider has
+ *	retired the old refresh token by then) as short as it can.
+ *
+ *	oa2_token_save_prepare() creates "<path>.tmp.XXXXXX" (mkostemp),
+ *	takes a write lock on it (so that no other writer removes it as
+ *	stale), makes it 0600 and, as root, gives it the owner and group of
+ *	the file it will replace.  A directory we cannot write fails here,
+ *	before any request is sent.  On failure nothing is left behind.
+ *
+ *	oa2_token_save_commit() serializes the document (indented by two;
+ *	compact when only that fits in OA2_TOKFILE_MAX, so that a file that
+ *	loaded can always be saved after a refresh), checks that the text
+ *	parses back to the same document, writes it and renames it over the
+ *	path.  Without rotation (rotated 0: the old file still holds a
+ *	working grant) it fsyncs the file before the rename; with rotation
+ *	it renames first and then fsyncs the file.  Either way the directory
+ *	is fsynced last.  On failure before the rename the temporary file is
+ *	removed and the old file is untouched; a failure to fsync after the
+ *	rename is OA2_ERR_TEMP, and its message says that the new file is in
+ *	place.  Commit always releases sv.
+ *
+ *	oa2_token_save_abort() removes a prepared temporary file (a failed
+ *	or unneeded refresh) and releases sv; it may be called on a released
+ *	sv.
+ *
+ *	oa2_token_save() is prepare and commit with rotated 0.
+ *
+ *	A process killed between mkostemp and rename leaves its temporary
+ *	file behind; the next successful save removes such leftovers once
+ *	they are older than OA2_TMP_STALE_SECS (10) seconds and no live
+ *	writer holds their lock.
  *
  *	That look for leftovers reads the whole directory, so over a directory
  *	of n token files n saves would read n*n entries.  A program that saves
@@ -35,7 +61,8 @@
  *	every token file there by the same rule.
  *
  *	oa2_token_save_hook, when set (tests only), is called after each
- *	step: "written", "synced", "renamed".
+ *	step: "prepared", "written", "synced", "renamed" ("synced" after
+ *	"renamed" with rotation).
  * DIAGNOSTICS
  *	One line that starts with the file (or, for a failure to create or
  *	sync a file in it, the directory) and says what to do: OA2_ERR_INPUT
@@ -335,121 +362,196 @@ serialize(json_t *root, const char *path, char **dumpp, size_t *lenp,
 	return (OA2_OK);
 }
 
-/* oa2_token_save - write, fsync, rename over path, fsync the directory */
+/* oa2_token_save_prepare - the temporary file, ready before the request */
 enum oa2_status
-oa2_token_save(const struct oa2_token *tok, const char *path,
-	               struct oa2_error *err)
+oa2_token_save_prepare(struct oa2_token_save *sv, const char *path,
+		               struct oa2_error *err)
 {
-	struct oa2_error why;
-	struct stat old;
 	enum oa2_status st;
-	char   *dump = NULL, *tmp = NULL, *dir = NULL;
-	size_t  dlen = 0, plen;
-	int     fd = -1, have_old = 0, errnum;
+	size_t  plen;
+	int     errnum;
 
-	if (tok == NULL || tok->root == NULL || path == NULL || *path == 0)
+	memset(sv, 0, sizeof(*sv));
+	sv->fd = -1;
+	if (path == NULL || *path == 0)
 		return (oa2_error_set(err, OA2_ERR_INTERNAL, TF_CODE,
-				    "oa2_token_save: bad arguments (a bug)"));
-	/* Never write what we would refuse to read back. */
-	if (oa2_tokdoc_check(tok->root, path, &why) != OA2_OK)
-		return (oa2_error_set(err, OA2_ERR_INTERNAL, TF_CODE,
-				      "%s (refusing to save it: a bug)",
-				      why.msg));
-
-	if (lstat(path, &old) == 0) {
-		if (S_ISLNK(old.st_mode))
+			    "oa2_token_save_prepare: bad arguments (a bug)"));
+	if (lstat(path, &sv->old) == 0) {
+		if (S_ISLNK(sv->old.st_mode))
 			return (oa2_error_set(err, OA2_ERR_INPUT, TF_CODE,
 				   "%s: is a symbolic link: give the real path",
 					      path));
-		if (S_ISDIR(old.st_mode))
+		if (S_ISDIR(sv->old.st_mode))
 			return (oa2_error_set(err, OA2_ERR_INPUT, TF_CODE,
 				  "%s: is a directory, not a token file", path));
-		have_old = S_ISREG(old.st_mode);
+		sv->have_old = S_ISREG(sv->old.st_mode);
 	}
-
 	plen = strlen(path);
-	if ((st = serialize(tok->root, path, &dump, &dlen, err)) != OA2_OK)
-		goto out;
-	if ((tmp = oa2_malloc(plen + sizeof(TF_TMP_SUFFIX) + TF_TMP_RANDOM))
-	    == NULL || (dir = dir_of(path)) == NULL) {
-		st = oa2_error_set(err, OA2_ERR_NOMEM, TF_CODE,
-			   "%s: out of memory saving it: it is unchanged", path);
-		goto out;
+	if ((sv->path = oa2_strdup(path)) == NULL
+	    || (sv->tmp = oa2_malloc(plen + sizeof(TF_TMP_SUFFIX) + TF_TMP_RANDOM))
+	    == NULL || (sv->dir = dir_of(path)) == NULL) {
+		oa2_token_save_abort(sv);
+		return (oa2_error_set(err, OA2_ERR_NOMEM, TF_CODE,
+			  "%s: out of memory saving it: it is unchanged", path));
 	}
-	memcpy(tmp, path, plen);
-	memcpy(tmp + plen, TF_TMP_SUFFIX "XXXXXX",
+	memcpy(sv->tmp, path, plen);
+	memcpy(sv->tmp + plen, TF_TMP_SUFFIX "XXXXXX",
 	       sizeof(TF_TMP_SUFFIX) + TF_TMP_RANDOM);
 
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
-		st = save_error(dir, path, "cannot create a temporary file",
+	if ((sv->fd = mkostemp(sv->tmp, O_CLOEXEC)) < 0) {
+		st = save_error(sv->dir, path, "cannot create a temporary file",
 				errno, err);
-		goto out;
+		/* Nothing was created: nothing to remove. */
+		sv->tmp[0] = 0;
+		oa2_token_save_abort(sv);
+		return (st);
 	}
-	mark_tmp_live(fd);
-	if (fchmod(fd, S_IRUSR | S_IWUSR) < 0) {
-		errnum = errno;
-		st = save_error(dir, path, "cannot chmod a temporary file",
-				errnum, err);
-		goto fail;
+	mark_tmp_live(sv->fd);
+	if (fchmod(sv->fd, S_IRUSR | S_IWUSR) < 0) {
+		st = save_error(sv->dir, path, "cannot chmod a temporary file",
+				errno, err);
+		oa2_token_save_abort(sv);
+		return (st);
 	}
 	/* As root, a file the postfix user can no longer read is a lost file. */
-	if (have_old && geteuid() == 0
-	    && fchown(fd, old.st_uid, old.st_gid) < 0) {
+	if (sv->have_old && geteuid() == 0
+	    && fchown(sv->fd, sv->old.st_uid, sv->old.st_gid) < 0) {
 		errnum = errno;
 		st = oa2_error_set(err, OA2_ERR_INPUT, TF_CODE,
 			  "%s: cannot give a temporary file the owner %ld:%ld "
-				   "of %s: %s; %s is unchanged", dir,
-				   (long) old.st_uid, (long) old.st_gid, path,
-				   strerror(errnum), path);
-		goto fail;
+				   "of %s: %s; %s is unchanged", sv->dir,
+				   (long) sv->old.st_uid, (long) sv->old.st_gid,
+				   path, strerror(errnum), path);
+		oa2_token_save_abort(sv);
+		return (st);
 	}
-	if (oa2_write_all(fd, dump, dlen) < 0 || oa2_write_all(fd, "\n", 1) < 0) {
-		st = save_error(dir, path, "cannot write a temporary file",
+	hook("prepared");
+	return (OA2_OK);
+}
+
+/* oa2_token_save_abort - remove the temporary file; sv is released */
+void
+oa2_token_save_abort(struct oa2_token_save *sv)
+{
+	/* A zeroed sv holds nothing: its fd 0 is not ours. */
+	if (sv->tmp != NULL && sv->fd >= 0)
+		(void) close(sv->fd);
+	if (sv->tmp != NULL && sv->tmp[0] != 0)
+		(void) unlink(sv->tmp);
+	oa2_free(sv->tmp);
+	oa2_free(sv->dir);
+	oa2_free(sv->path);
+	memset(sv, 0, sizeof(*sv));
+	sv->fd = -1;
+}
+
+/* sync_tmp - fsync the temporary file; with close, 0 or -1 with errno */
+static int
+sync_tmp(struct oa2_token_save *sv, int do_close)
+{
+	int     errnum = 0;
+
+	if (fsync(sv->fd) < 0)
+		errnum = errno;
+	else
+		hook("synced");
+	if (do_close) {
+		if (close(sv->fd) < 0 && errnum == 0)
+			errnum = errno;
+		sv->fd = -1;
+	}
+	errno = errnum;
+	return (errnum ? -1 : 0);
+}
+
+/* oa2_token_save_commit - write, rename over the path, make it durable */
+enum oa2_status
+oa2_token_save_commit(struct oa2_token_save *sv, const struct oa2_token *tok,
+		              int rotated, struct oa2_error *err)
+{
+	struct oa2_error why;
+	enum oa2_status st;
+	const char *path = sv->path, *what;
+	char   *dump = NULL;
+	size_t  dlen = 0;
+
+	if (sv->tmp == NULL || sv->fd < 0 || tok == NULL || tok->root == NULL)
+		return (oa2_error_set(err, OA2_ERR_INTERNAL, TF_CODE,
+				      "oa2_token_save_commit: nothing prepared "
+				      "(a bug)"));
+	/* Never write what we would refuse to read back. */
+	if (oa2_tokdoc_check(tok->root, path, &why) != OA2_OK) {
+		st = oa2_error_set(err, OA2_ERR_INTERNAL, TF_CODE,
+				   "%s (refusing to save it: a bug)", why.msg);
+		goto out;
+	}
+	if ((st = serialize(tok->root, path, &dump, &dlen, err)) != OA2_OK)
+		goto out;
+	if (oa2_write_all(sv->fd, dump, dlen) < 0
+	    || oa2_write_all(sv->fd, "\n", 1) < 0) {
+		st = save_error(sv->dir, path, "cannot write a temporary file",
 				errno, err);
-		goto fail;
+		goto out;
 	}
 	hook("written");
-	if (fsync(fd) < 0) {
-		st = save_error(dir, path, "cannot sync a temporary file",
-				errno, err);
-		goto fail;
+
+	/*
+	 * Without rotation the old file still holds a working grant: the new
+	 * one replaces it only once it is on disk.  With rotation the old
+	 * file is worthless from the moment the provider answered, so the
+	 * new one goes into place first and is made durable after.
+	 */
+	if (!rotated) {
+		if (sync_tmp(sv, 1) < 0) {
+			st = save_error(sv->dir, path, "cannot sync a temporary "
+					"file", errno, err);
+			goto out;
+		}
 	}
-	hook("synced");
-	errnum = close(fd) < 0 ? errno : 0;
-	fd = -1;
-	if (errnum != 0) {
-		st = save_error(dir, path, "cannot close a temporary file",
-				errnum, err);
-		goto fail;
-	}
-	if (rename(tmp, path) < 0) {
-		st = save_error(dir, path, "cannot rename a temporary file "
+	if (rename(sv->tmp, path) < 0) {
+		st = save_error(sv->dir, path, "cannot rename a temporary file "
 				"over the token file", errno, err);
-		goto fail;
+		goto out;
 	}
+	sv->tmp[0] = 0;				/* nothing to remove now */
 	hook("renamed");
-	if (sync_dir(dir) < 0) {
+	what = NULL;
+	if (rotated && sync_tmp(sv, 1) < 0)
+		what = "cannot sync the new file";
+	else if (sync_dir(sv->dir) < 0)
+		what = "cannot sync the directory";
+	if (what != NULL) {
 		st = oa2_error_set(err, OA2_ERR_TEMP, TF_CODE,
-				   "%s: cannot sync the directory: %s: %s was "
-				   "replaced but may not survive a crash",
-				   dir, strerror(errno), path);
+				   "%s: %s: %s: %s was replaced but may not "
+				   "survive a crash", sv->dir, what,
+				   strerror(errno), path);
 		goto out;
 	}
 	if (!oa2_token_save_batch)
-		clean_stale(dir, strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
+		clean_stale(sv->dir, strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
 	st = OA2_OK;
-	goto out;
 
-fail:
-	if (fd >= 0)
-		(void) close(fd);
-	(void) unlink(tmp);
 out:
 	if (dump != NULL) {
 		oa2_wipe(dump, dlen);
 		free(dump);
 	}
-	oa2_free(tmp);
-	oa2_free(dir);
+	oa2_token_save_abort(sv);
 	return (st);
+}
+
+/* oa2_token_save - prepare and commit in one: fsync before the rename */
+enum oa2_status
+oa2_token_save(const struct oa2_token *tok, const char *path,
+	               struct oa2_error *err)
+{
+	struct oa2_token_save sv;
+	enum oa2_status st;
+
+	if (tok == NULL || tok->root == NULL || path == NULL || *path == 0)
+		return (oa2_error_set(err, OA2_ERR_INTERNAL, TF_CODE,
+				    "oa2_token_save: bad arguments (a bug)"));
+	if ((st = oa2_token_save_prepare(&sv, path, err)) != OA2_OK)
+		return (st);
+	return (oa2_token_save_commit(&sv, tok, 0, err));
 }

@@ -17,6 +17,7 @@
  *
  *	The child records, in memory it shares with the parent, the time of
  *	each step (microseconds since the fork, CLOCK_MONOTONIC):
+ *	prepared (the temporary file is made, before the request),
  *	perform (the request starts), sent (the last request byte went out),
  *	first (the first byte of the reply came in), replied (the whole
  *	reply is in), written, synced, renamed (oa2_token_save_hook) and
@@ -24,8 +25,8 @@
  *	time (-Wl,--wrap=curl_easy_perform) and watching it with
  *	CURLOPT_DEBUGFUNCTION; nothing of the request or reply is kept.
  *
- *	-k step	the child raises SIGKILL right after step (replied, written,
- *		synced, renamed).
+ *	-k step	the child raises SIGKILL right after step (prepared,
+ *		replied, written, synced, renamed).
  *	-d usec	the parent sends SIGKILL usec microseconds after the fork.
  *	-r max	the same with a delay drawn from [0, max) (seed -S).
  *	-u user	the child runs as that user (setgid, setgroups, setuid).
@@ -63,12 +64,12 @@
 #include "oa2_tokfile.h"
 
 enum ev {
-	EV_PERFORM, EV_SENT, EV_FIRST, EV_REPLIED, EV_WRITTEN, EV_SYNCED,
-	EV_RENAMED, EV_DONE, EV_MAX
+	EV_PREPARED, EV_PERFORM, EV_SENT, EV_FIRST, EV_REPLIED, EV_WRITTEN,
+	EV_SYNCED, EV_RENAMED, EV_DONE, EV_MAX
 };
 static const char *ev_name[EV_MAX] = {
-	"perform", "sent", "first", "replied", "written", "synced",
-	"renamed", "done"
+	"prepared", "perform", "sent", "first", "replied", "written",
+	"synced", "renamed", "done"
 };
 
 struct shared {
@@ -103,11 +104,13 @@ stamp(enum ev e)
 		raise(SIGKILL);
 }
 
-/* save_hook - oa2_token_save_hook: "written", "synced", "renamed" */
+/* save_hook - oa2_token_save_hook: "prepared", "written", "synced", "renamed" */
 static void
 save_hook(const char *step)
 {
-	if (strcmp(step, "written") == 0)
+	if (strcmp(step, "prepared") == 0)
+		stamp(EV_PREPARED);
+	else if (strcmp(step, "written") == 0)
 		stamp(EV_WRITTEN);
 	else if (strcmp(step, "synced") == 0)
 		stamp(EV_SYNCED);
@@ -227,7 +230,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: crash-refresh [-c config] [-u user] "
-	    "[-k replied|written|synced|renamed | -d usec | -r max -S seed] "
+	    "[-k prepared|replied|written|synced|renamed | -d usec | -r max -S seed] "
 	    "tokenfile\n       crash-refresh -l tokenfile\n");
 	exit(2);
 }

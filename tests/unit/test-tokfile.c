@@ -1023,7 +1023,8 @@ test_save_steps(void)
 		oa2_token_save_hook = record_step;
 		is_int(oa2_token_save(&tok, path, &err), OA2_OK, "save with hook");
 		oa2_token_save_hook = NULL;
-		is_str(steps, "written,synced,renamed", "hook steps in order");
+		is_str(steps, "prepared,written,synced,renamed",
+		       "hook steps in order");
 	}
 	oa2_token_free(&tok);
 
@@ -1073,6 +1074,151 @@ lock_live(const char *path)
 	ok(fd >= 0 && fcntl(fd, F_OFD_SETLK, &fl) == 0, "lock a fake live "
 	   "writer's temporary file");
 	return (fd);
+}
+
+/* child_prepare - oa2_token_save_prepare() on arg (a path) and report */
+static void
+child_prepare(const void *arg, struct cres *r)
+{
+	struct oa2_token_save sv;
+	struct oa2_error err;
+
+	oa2_error_clear(&err);
+	r->st = oa2_token_save_prepare(&sv, arg, &err);
+	snprintf(r->code, sizeof(r->code), "%s", err.code);
+	snprintf(r->msg, sizeof(r->msg), "%s", err.msg);
+	oa2_token_save_abort(&sv);
+}
+
+/* half_commit - load path, set RT-new, prepare and commit; the status */
+static enum oa2_status
+half_commit(const char *path, int rotated, struct oa2_error *err)
+{
+	struct oa2_token_save sv;
+	struct oa2_token tok;
+	enum oa2_status st;
+
+	if ((st = oa2_token_save_prepare(&sv, path, err)) != OA2_OK)
+		return (st);
+	if ((st = oa2_token_load(&tok, path, -1, NULL, err)) == OA2_OK
+	    && (st = oa2_token_update(&tok, "AT-new", 9, rotated ? "RT-new" :
+				      NULL, err)) == OA2_OK)
+		st = oa2_token_save_commit(&sv, &tok, rotated, err);
+	else
+		oa2_token_save_abort(&sv);
+	oa2_token_free(&tok);
+	return (st);
+}
+
+/* test_save_halves - prepare before the request, commit or abort after */
+static void
+test_save_halves(void)
+{
+	static const char *old = "{\"refresh_token\": \"RT-old\", \"keep\": true}";
+	char    path[PATH_MAX], want[PATH_MAX + 256], sub[PATH_MAX];
+	struct oa2_token_save sv;
+	struct oa2_token tok;
+	struct oa2_error err;
+	struct stat st;
+	struct cres r;
+	int     status, rotated, fd0;
+	pid_t   pid;
+
+	snprintf(path, sizeof(path), "%s", P("half.json"));
+	put(path, old, 0600);
+
+	/* Prepare makes one private temporary file; abort removes it. */
+	steps[0] = 0;
+	oa2_token_save_hook = record_step;
+	is_int(oa2_token_save_prepare(&sv, path, &err), OA2_OK, "prepare");
+	is_int(count_tmp("half.json"), 1, "prepare: one temporary file");
+	ok(sv.fd >= 0 && fstat(sv.fd, &st) == 0 && (st.st_mode & 07777) == 0600,
+	   "prepare: the temporary file is 0600 before anything is written");
+	ok(st.st_size == 0, "prepare: and empty");
+	oa2_token_save_abort(&sv);
+	is_str(steps, "prepared", "prepare: hook step");
+	is_int(count_tmp("half.json"), 0, "abort: temporary file removed");
+	is_str(slurp(path), old, "abort: the token file is byte-identical");
+	ok(sv.fd == -1 && sv.tmp == NULL, "abort: sv released");
+	fd0 = fcntl(0, F_GETFD) >= 0;
+	oa2_token_save_abort(&sv);
+	memset(&sv, 0, sizeof(sv));
+	oa2_token_save_abort(&sv);
+	ok((fcntl(0, F_GETFD) >= 0) == fd0,
+	   "abort twice, and on a zeroed sv: harmless (fd 0 not closed)");
+	is_int(oa2_token_save_commit(&sv, NULL, 1, &err), OA2_ERR_INTERNAL,
+	       "commit without prepare: refused as a bug");
+
+	/* Commit: the order of fsync and rename depends on rotation. */
+	for (rotated = 0; rotated <= 1; rotated++) {
+		put(path, old, 0600);
+		steps[0] = 0;
+		is_int(half_commit(path, rotated, &err), OA2_OK,
+		       "commit (rotated %d)", rotated);
+		is_str(steps, rotated ? "prepared,written,renamed,synced" :
+		       "prepared,written,synced,renamed",
+		       rotated ? "rotated: rename first, fsync after" :
+		       "not rotated: fsync before the rename");
+		if (load_ok(&tok, path, "after commit")) {
+			is_str(tok.refresh_token, rotated ? "RT-new" : "RT-old",
+			       "commit (rotated %d): refresh token", rotated);
+			is_str(tok.access_token, "AT-new",
+			       "commit (rotated %d): access token", rotated);
+			ok(json_is_true(json_object_get(tok.root, "keep")),
+			   "commit (rotated %d): unknown member kept", rotated);
+		}
+		oa2_token_free(&tok);
+		ok(stat(path, &st) == 0 && (st.st_mode & 07777) == 0600,
+		   "commit (rotated %d): mode 0600", rotated);
+		is_int(count_tmp("half.json"), 0,
+		       "commit (rotated %d): no temporary file left", rotated);
+	}
+	oa2_token_save_hook = NULL;
+
+	/* With rotation, a kill between rename and fsync leaves the new file. */
+	put(path, old, 0600);
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		kill_step = "renamed";
+		oa2_token_save_hook = kill_at;
+		(void) half_commit(path, 1, &err);
+		_exit(3);
+	}
+	ok(pid > 0 && waitpid(pid, &status, 0) == pid && WIFSIGNALED(status),
+	   "rotated: killed after the rename, before the fsync");
+	if (load_ok(&tok, path, "after a kill before the fsync"))
+		is_str(tok.refresh_token, "RT-new", "the new refresh token is "
+		       "in place");
+	oa2_token_free(&tok);
+	is_int(count_tmp("half.json"), 0, "no temporary file left");
+
+	/* A directory we cannot write fails at prepare: before any request. */
+	snprintf(sub, sizeof(sub), "%s/ro", dir);
+	snprintf(path, sizeof(path), "%s/half.json", sub);
+	ok(mkdir(sub, 0755) == 0, "a directory of root's, 0755");
+	put(path, old, 0600);
+	ok(chown(path, NOBODY, NOBODY) == 0 || geteuid() != 0, "file for 65534");
+	if (geteuid() == 0) {
+		ok(run_child(NOBODY, child_prepare, path, &r) == 0, "child ran");
+		snprintf(want, sizeof(want), "%s: cannot create a temporary "
+			 "file: Permission denied: the directory must be "
+			 "writable by uid %d (the plugin replaces the file "
+			 "atomically)", sub, NOBODY);
+	} else {
+		ok(chmod(sub, 0555) == 0, "directory read-only");
+		ok(run_child((uid_t) -1, child_prepare, path, &r) == 0,
+		   "child ran");
+		snprintf(want, sizeof(want), "%s: cannot create a temporary "
+			 "file: Permission denied: the directory must be "
+			 "writable by uid %ld (the plugin replaces the file "
+			 "atomically)", sub, (long) geteuid());
+	}
+	is_int(r.st, OA2_ERR_INPUT, "prepare in an unwritable directory fails");
+	is_str(r.msg, want, "its message names the directory and the fix");
+	is_str(slurp(path), old, "the token file is untouched");
+	(void) chmod(sub, 0755);
+	(void) unlink(path);
+	(void) rmdir(sub);
 }
 
 /* test_stale_cleanup - which leftovers the next save removes */
@@ -1660,6 +1806,7 @@ main(void)
 	test_alloc_failures();
 	test_new_and_save();
 	test_save_steps();
+	test_save_halves();
 	test_stale_cleanup();
 	test_clean_dir();
 	test_privileges();
