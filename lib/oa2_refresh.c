@@ -29,6 +29,17 @@
  *	token back (atomically) before it does anything else with the
  *	reply.
  *
+ *	The save is split around the request (oa2_toksave(3)): the temporary
+ *	file is prepared before it is sent (an unwritable directory fails
+ *	with the grant unused), and after the reply only the write and the
+ *	rename come before the new file is in place; the fsyncs, the unlock
+ *	and the TLS teardown (the request's connection is kept open until
+ *	then, oa2_http_release()) follow.  From the request to the end of
+ *	the save the calling thread holds SIGTERM, SIGINT, SIGHUP and SIGQUIT
+ *	(pthread_sigmask), then restores the mask it found; a signal that
+ *	came meanwhile is delivered then.  In a host with other threads that
+ *	do not block them, such a signal may still be taken by one of those.
+ *
  *	A failed refresh never changes the file.  When a temporary failure
  *	happens while the stored access token has not yet expired (it was
  *	only inside the refresh window), that token is used and
