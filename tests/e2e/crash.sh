@@ -138,7 +138,7 @@ run_group() {
 	local corrupt=0 badmode=0 badowner=0 wrong=0 tmpbad=0 tmpleft=0 lost=0
 	local steplost=0 inwin=0 after_reply=0 at_server=0 unexplained=0 unstamped=0
 	local survived=0 stepbad=0 randkills=0 randinwin=0 lost_random=0 committed
-	local tmps_before n d
+	local tmps_before n d unprepared=0
 	: >"$T/windows-$g"
 
 	# Calibrate: unkilled refreshes, how long one takes (median: one slow
@@ -202,7 +202,14 @@ run_group() {
 		n=$(ntmp)
 		if [ "$n" -gt "$tmps_before" ]; then
 			tmpleft=$((tmpleft + n - tmps_before))
-			if ! [ "$R_prepared" -ge 0 ] || [ "$R_renamed" -ge 0 ]; then
+			# A kill between mkostemp() and the "prepared" stamp (after
+			# chmod, chown) leaves a file with no stamp: then the request
+			# must not have started either.
+			if [ "$R_prepared" -lt 0 ] && [ "$R_kill" -ge 0 ] && [ "$R_perform" -lt 0 ] &&
+				[ "$R_renamed" -lt 0 ]; then
+				unprepared=$((unprepared + 1))
+				echo "# $g trial $i: killed at $R_kill µs between mkostemp() and its time stamp"
+			elif ! [ "$R_prepared" -ge 0 ] || [ "$R_renamed" -ge 0 ]; then
 				tmpbad=$((tmpbad + 1)); echo "# $g trial $i: a temporary file left by a kill outside prepare..rename"
 			fi
 		fi
@@ -255,7 +262,8 @@ run_group() {
 	echo "#   reply-to-rename window over $(wc -l <"$T/windows-$g") unkilled refreshes: median $wmed," \
 		"p90 $wp90, max $wmax µs; of it (medians): reply to temp file written $(stats "$T/windows-$g" 2 | cut -d' ' -f1)," \
 		"temp file written to rename $(stats "$T/windows-$g" 3 | cut -d' ' -f1), request sent to rename $(stats "$T/windows-$g" 4 | cut -d' ' -f1) µs;" \
-		"temporary files left by kills: $tmpleft; kills between rename() and its time stamp: $unstamped"
+		"temporary files left by kills: $tmpleft; kills between rename() and its time stamp: $unstamped," \
+		"between mkostemp() and its time stamp: $unprepared"
 	TOTAL_TRIALS=$((TOTAL_TRIALS + TRIALS)); TOTAL_CORRUPT=$((TOTAL_CORRUPT + corrupt)); TOTAL_LOST=$((TOTAL_LOST + lost))
 }
 TOTAL_TRIALS=0 TOTAL_CORRUPT=0 TOTAL_LOST=0
