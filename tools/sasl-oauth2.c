@@ -61,7 +61,7 @@ static const char synopsis[] =
 "       sasl-oauth2 explain [code]\n"
 "       sasl-oauth2 import [-f] [--config file] [--owner user[:group]]\n"
 "           source destination\n"
-"       sasl-oauth2 doctor [--postfix] [--config-dir dir]\n"
+"       sasl-oauth2 doctor --postfix [--config-dir dir]\n"
 "       sasl-oauth2 -V\n";
 
 /* The subcommand being run (main()) and its argc, for its own usage text. */
