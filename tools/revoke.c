@@ -55,6 +55,20 @@ cmd_revoke(int argc, char **argv)
 	}
 	oa2_settings_resolve(&set, &tok, &cfg);
 	p = set.preset;
+	if (set.grant != OA2_GRANT_REFRESH) {
+		sao_warn("%s: grant %s is app-only: there is no refresh token to "
+		    "revoke, and a new access token can be minted until the "
+		    "credential is withdrawn. To end it: Microsoft, delete the "
+		    "client secret or certificate (Entra admin center > App "
+		    "registrations > the app > Certificates & secrets) or "
+		    "Remove-ServicePrincipal in Exchange Online; Google, remove "
+		    "the client ID from the Admin console's domain wide "
+		    "delegation or delete the key (IAM > Service accounts > "
+		    "Keys). Then delete %s.", path,
+		    oa2_grant_kind_name(set.grant), path);
+		ex = EX_UNAVAILABLE;
+		goto out;
+	}
 	url = set.revocation_endpoint;
 	if (url == NULL) {
 		if (p != NULL && p->has_tenant)

@@ -32,6 +32,7 @@ int cmd_revoke(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+int cmd_connect_app(int argc, char **argv);
 
 /* usage - print the SYNOPSIS of sasl-oauth2(1) and exit EX_USAGE */
 void usage(void) __attribute__((noreturn));

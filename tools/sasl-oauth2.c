@@ -48,6 +48,12 @@ static const char synopsis[] =
 "           [--port port] [--timeout seconds] [--device-url url]\n"
 "           [--revoke-url url] [--auth-param name=value] [--ca-file file]\n"
 "           [--owner user[:group]] file\n"
+"       sasl-oauth2 connect-app [-fq] [--provider name [--tenant tenant] |\n"
+"           --token-url url] [--client-id id] [--client-secret-file file\n"
+"           [--client-auth post | basic] | --client-key-file file\n"
+"           [--client-cert-file file] [--jwt-alg alg] |\n"
+"           --service-account-file file] [--scope scope] --user mailbox\n"
+"           [--ca-file file] [--owner user[:group]] file\n"
 "       sasl-oauth2 status [--json] [--refresh] [--for-user user] file | dir ...\n"
 "       sasl-oauth2 list [--json] [--refresh] [--for-user user] dir | file ...\n"
 "       sasl-oauth2 refresh [-q] file ...\n"
@@ -108,6 +114,7 @@ what_is_missing(const char *cmd, int left)
 		const char *what;
 	} req[] = {
 		{"authorize", 1, "the token file to write"},
+		{"connect-app", 1, "the token file to write"},
 		{"status", 1, "a token file or directory (or several)"},
 		{"list", 1, "a directory of token files (or several)"},
 		{"refresh", 1, "a token file (or several)"},
@@ -196,6 +203,7 @@ main(int argc, char **argv)
 		enum oa2_explain_ctx ctx;	/* whose fix the error pages give */
 	} cmds[] = {
 		{"authorize", cmd_authorize, OA2_CTX_AUTHORIZE},
+		{"connect-app", cmd_connect_app, OA2_CTX_TOKEN},
 		{"status", cmd_status, OA2_CTX_STATUS},
 		{"list", cmd_list, OA2_CTX_STATUS},
 		{"refresh", cmd_refresh, OA2_CTX_REFRESH},

@@ -55,6 +55,7 @@
 #include <jansson.h>
 
 /* Application-specific. */
+#include "oa2_app.h"
 #include "oa2_explain.h"
 #include "oa2_http.h"
 #include "oa2_json.h"
@@ -245,6 +246,42 @@ lifetime_checks(struct report *r, const char *provider, long long authorized,
 	}
 }
 
+/*
+ * app_checks - an app-only token file: its credential is named and
+ * readable here (the mode and owner rules are oa2_app_read_file()'s)
+ */
+static void
+app_checks(struct report *r, const struct oa2_settings *set)
+{
+	const char *file = set->grant == OA2_GRANT_JWT_BEARER &&
+	    set->service_account_file ? set->service_account_file :
+	    set->client_key_file;
+	struct oa2_error err;
+	struct oa2_buf b;
+
+	if (set->grant == OA2_GRANT_REFRESH)
+		return;
+	if (set->grant == OA2_GRANT_JWT_BEARER && (set->user == NULL || !*set->user))
+		add_warning(r, ST_CRITICAL, "grant jwt_bearer without \"user\": "
+		    "name the mailbox the tokens are for");
+	if (file == NULL) {
+		if (set->grant == OA2_GRANT_JWT_BEARER || set->client_secret == NULL)
+			add_warning(r, ST_CRITICAL, "grant %s without a credential: "
+			    "set \"%s\"", oa2_grant_kind_name(set->grant),
+			    set->grant == OA2_GRANT_JWT_BEARER ? "service_account_file" :
+			    "client_secret\" or \"client_key_file");
+		return;
+	}
+	json_object_set_new(r->obj, "credential_file", json_string(file));
+	if (oa2_app_read_file(file, file == set->client_key_file ?
+	    OA2_SETTING_NAME(OA2_S_CLIENT_KEY_FILE) :
+	    OA2_SETTING_NAME(OA2_S_SERVICE_ACCOUNT_FILE), 1, &b, &err) != OA2_OK) {
+		add_warning(r, ST_CRITICAL, "%s", err.msg);
+		return;
+	}
+	oa2_buf_free(&b);
+}
+
 /* status_one - fill r for one file */
 static void
 status_one(struct report *r, const char *path, const struct oa2_config *cfg,
@@ -256,6 +293,7 @@ status_one(struct report *r, const char *path, const struct oa2_config *cfg,
 	struct stat st;
 	const char *provider, *ep;
 	long long authorized, refreshed, last_used;
+	int	app_only, sa;
 	time_t now;
 
 	json_object_set_new(r->obj, "file", json_string(path));
@@ -294,16 +332,23 @@ status_one(struct report *r, const char *path, const struct oa2_config *cfg,
 	ep = set.token_endpoint;
 	if (provider != NULL)
 		json_object_set_new(r->obj, "provider", json_string(provider));
+	json_object_set_new(r->obj, "grant",
+	    json_string(oa2_grant_kind_name(set.grant)));
+	app_only = set.grant != OA2_GRANT_REFRESH;
+	sa = set.grant == OA2_GRANT_JWT_BEARER && set.service_account_file;
 	if (ep != NULL) {
 		char host[256];
 
 		oa2_url_host(ep, host, sizeof(host));
 		json_object_set_new(r->obj, "token_endpoint_host", json_string(host));
-	} else
+	} else if (!sa)
 		add_warning(r, ST_CRITICAL, "no token endpoint: set \"%s\" or "
 		    "\"%s\"", OA2_SETTING_NAME(OA2_S_PROVIDER),
 		    OA2_SETTING_NAME(OA2_S_TOKEN_ENDPOINT));
-	if (set.client_id == NULL)
+	app_checks(r, &set);
+	if (set.client_id == NULL && sa)
+		;
+	else if (set.client_id == NULL)
 		add_warning(r, ST_CRITICAL, "no %s in the file or %s",
 		    OA2_SETTING_NAME(OA2_S_CLIENT_ID), oa2_config_path());
 	else
@@ -322,7 +367,8 @@ status_one(struct report *r, const char *path, const struct oa2_config *cfg,
 	    (long long)st.st_mtime;
 	set_time(r->obj, "authorized_at", authorized);
 	set_time(r->obj, "refreshed_at", refreshed);
-	set_time(r->obj, "refresh_token_last_used", last_used);
+	if (!app_only)
+		set_time(r->obj, "refresh_token_last_used", last_used);
 	{
 		char mode[8];
 		struct passwd *pw = getpwuid(st.st_uid);
@@ -334,7 +380,8 @@ status_one(struct report *r, const char *path, const struct oa2_config *cfg,
 		if (pw != NULL)
 			json_object_set_new(r->obj, "owner", json_string(pw->pw_name));
 	}
-	lifetime_checks(r, provider, authorized, last_used, now);
+	if (!app_only)
+		lifetime_checks(r, provider, authorized, last_used, now);
 	check_access(r, path, &st, for_user);
 	oa2_token_free(&tok);
 }
@@ -344,6 +391,7 @@ static void
 print_text(const struct report *r)
 {
 	json_t *o = r->obj, *v;
+	const char *g;
 	char buf[64];
 	size_t i;
 	long long exp;
@@ -358,6 +406,9 @@ print_text(const struct report *r)
 		    S("token_endpoint_host") ? ")" : "");
 	if (S("user"))
 		printf("  user          %s\n", S("user"));
+	if ((g = S("grant")) != NULL && strcmp(g, "refresh_token") != 0)
+		printf("  grant         %s (app-only: no refresh token; %s)\n", g,
+		    S("credential_file") ? S("credential_file") : "client secret");
 	if (S("client_id"))
 		printf("  client        %s\n", S("client_id"));
 	if (S("scope"))
@@ -574,9 +625,11 @@ is_token_file(const char *path, char *why, size_t size)
 		snprintf(why, size, "not JSON");
 	} else {
 		yes = json_is_object(doc) &&
-		    json_object_get(doc, OA2_SETTING_NAME(OA2_S_REFRESH_TOKEN)) != NULL;
-		snprintf(why, size, "no \"%s\" member",
-		    OA2_SETTING_NAME(OA2_S_REFRESH_TOKEN));
+		    (json_object_get(doc, OA2_SETTING_NAME(OA2_S_REFRESH_TOKEN)) != NULL ||
+		    json_is_string(json_object_get(doc, OA2_SETTING_NAME(OA2_S_GRANT))));
+		snprintf(why, size, "no \"%s\" or \"%s\" member",
+		    OA2_SETTING_NAME(OA2_S_REFRESH_TOKEN),
+		    OA2_SETTING_NAME(OA2_S_GRANT));
 		oa2_json_wipe_decref(doc);
 	}
 	oa2_wipe(buf, len);

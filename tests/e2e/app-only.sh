@@ -9,7 +9,10 @@
 # again without a request; pf-out relays mail for 3 mailboxes from one
 # service account (sender-dependent token files); a key file readable by
 # others is refused with the chmod; a client the provider does not delegate
-# gets unauthorized_client and explain gives the console fix.  TAP.
+# gets unauthorized_client and explain gives the console fix; connect-app
+# writes and proves such files (as --owner postfix: a key postfix cannot
+# read is refused with the chown), status names the grant, revoke says how
+# to withdraw an app's credential.  TAP.
 . "$(dirname "$0")/../lib/tool-common.bash"
 require_tool
 export AT_TTL=3600
@@ -103,6 +106,44 @@ ok $([[ $? -ne 0 ]] && has "$WORK/t5.err" "unauthorized_client"; echo $?) "a mai
 diag "$WORK/t5.err"
 "$TOOL" explain "$(grep -o 'unauthorized_client' "$WORK/t5.err" | head -1)" >"$WORK/x5" 2>&1
 ok $(has "$WORK/x5" "Manage domain wide delegation"; echo $?) "explain names the Admin console's domain-wide delegation"
+
+# ---- connect-app writes such files and proves them
+C1=$WORK/connect-cert.json
+"$TOOL" connect-app --token-url "$TOKEN_ENDPOINT" --ca-file "$CA_FILE" --client-id appjwt \
+	--client-key-file "$K/app.key" --client-cert-file "$K/app.crt" --user "$APP_MAILBOX" "$C1" \
+	>"$WORK/c1.out" 2>&1
+ok $? "connect-app (certificate): exit 0"
+ok $(has "$WORK/c1.out" "done: $C1 works for $APP_MAILBOX \(app-only grant client_credentials\)"; echo $?) "it says the file works"
+diag "$WORK/c1.out"
+ok $([[ "$(jq -r '.grant + " " + .client_key_file + " " + (.refresh_token // "none")' "$C1")" == "client_credentials $K/app.key none" && "$(stat -c %a "$C1")" == 600 ]]; echo $?) \
+	"the file: grant, the key's path, no refresh token, mode 0600"
+"$TOOL" connect-app --token-url "$TOKEN_ENDPOINT" --ca-file "$CA_FILE" --client-id appjwt \
+	--client-key-file "$K/app.key" --user "$APP_MAILBOX" "$C1" >"$WORK/c1b.out" 2>&1
+ok $([[ $? -ne 0 ]] && has "$WORK/c1b.out" "exists: --force replaces it"; echo $?) "an existing file is not replaced without --force"
+"$TOOL" connect-app --token-url "$TOKEN_ENDPOINT" --client-id appjwt --client-key-file "$K/app.key" "$WORK/x.json" >"$WORK/c1c.out" 2>&1
+ok $([[ $? -eq 64 ]] && has "$WORK/c1c.out" "--user MAILBOX is required"; echo $?) "no --user: usage error naming it"
+# As the mail system: a postfix-owned directory, the key still root's.
+P=$WORK/pf
+mkdir -p "$P" && chown postfix:postfix "$P" && chmod 700 "$P"
+cp -p "$K/app.key" "$P/app.key" && chown root:root "$P/app.key"
+"$TOOL" connect-app --token-url "$TOKEN_ENDPOINT" --ca-file "$CA_FILE" --client-id appjwt \
+	--client-key-file "$P/app.key" --user "$APP_MAILBOX" --owner postfix "$P/tok.json" >"$WORK/c2.out" 2>&1
+ok $([[ $? -ne 0 ]] && has "$WORK/c2.out" "app.key: uid $(id -u postfix) may not read it .*chown $(id -u postfix) $P/app.key"; echo $?) \
+	"--owner postfix: a key postfix does not own is refused with the chown"
+diag "$WORK/c2.out"
+chown postfix:postfix "$P/app.key"
+"$TOOL" connect-app -f --token-url "$TOKEN_ENDPOINT" --ca-file "$CA_FILE" --client-id appjwt \
+	--client-key-file "$P/app.key" --user "$APP_MAILBOX" --owner postfix "$P/tok.json" >"$WORK/c3.out" 2>&1
+ok $? "--owner postfix with postfix's key: works, checked as postfix"
+ok $([[ "$(stat -c %U "$P/tok.json")" == postfix ]] && has "$WORK/c3.out" "checked as postfix"; echo $?) "the file is postfix's"
+C4=$WORK/connect-sa.json
+"$TOOL" connect-app --service-account-file "$K/sa.json" --ca-file "$CA_FILE" --user carol@example.test "$C4" >"$WORK/c4.out" 2>&1
+ok $? "connect-app (service account): works with the key file's token_uri"
+diag "$WORK/c4.out"
+"$TOOL" status "$C4" >"$WORK/s4.out" 2>&1
+ok $(has "$WORK/s4.out" "grant +jwt_bearer \(app-only: no refresh token; $K/sa.json\)"; echo $?) "status names the grant and the credential file"
+"$TOOL" revoke "$C4" >"$WORK/r4.out" 2>&1
+ok $([[ $? -eq 69 ]] && has "$WORK/r4.out" "domain wide delegation"; echo $?) "revoke: nothing to revoke, says how to withdraw the credential"
 
 # ---- Postfix relays for 3 mailboxes from one service account
 D=$PF_OUT_TOKEN_DIR

@@ -301,6 +301,7 @@ const configuration = {
   rotateRefreshToken: true,
   ttl: {
     AccessToken: AT_TTL,
+    ClientCredentials: AT_TTL,
     AuthorizationCode: 120,
     DeviceCode: 600,
     IdToken: 3600,

@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: MIT */
+/*++
+ * NAME
+ *	connect_app 3
+ * SUMMARY
+ *	sasl-oauth2 connect-app: a token file for an app-only grant
+ * SYNOPSIS
+ *	int	cmd_connect_app(argc, argv)
+ * DESCRIPTION
+ *	Writes a token file whose "grant" is client_credentials (Microsoft
+ *	Entra with Exchange Online, or any provider: a client secret read
+ *	from a file, or a private key and its certificate for a client
+ *	assertion) or jwt_bearer (a Google service account key file with
+ *	domain-wide delegation), for one mailbox (--user).  The file names
+ *	the credential files, never a key.  Then it proves the file works
+ *	by minting an access token the plugin's way (oa2_access_token(),
+ *	forced); with --owner it does so in a child process running as that
+ *	user, so that the key file's mode and owner are checked as the mail
+ *	system will see them.
+ * SECURITY
+ *	The client secret comes from a file (never argv) and lives in a
+ *	wiped buffer.  The token file is written 0600 (oa2_token_save()).
+ * SEE ALSO
+ *	sasl-oauth2(1) CONNECT-APP, oa2_app(3)
+ * LICENSE
+ *	MIT
+ *--*/
+#include "config.h"
+
+/* System library. */
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Application-specific. */
+
+#include "oa2_app.h"
+#include "oa2_provider.h"
+#include "oa2_refresh.h"
+#include "oa2_settings.h"
+#include "oa2_tokfile.h"
+#include "sao.h"
+
+struct ca {
+	const char *file, *provider, *tenant, *token_url, *client_id;
+	const char *secret_file, *client_auth, *key_file, *cert_file;
+	const char *sa_file, *jwt_alg, *scope, *user, *ca_file, *owner;
+	char   *secret;
+	int	force;
+};
+
+enum {
+	O_PROVIDER = 256, O_TENANT, O_TOKEN_URL, O_CLIENT_ID, O_SECRET_FILE,
+	O_CLIENT_AUTH, O_KEY_FILE, O_CERT_FILE, O_SA_FILE, O_JWT_ALG, O_SCOPE,
+	O_USER, O_CA_FILE, O_OWNER
+};
+
+static const struct option opts[] = {
+	{"force", no_argument, NULL, 'f'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"provider", required_argument, NULL, O_PROVIDER},
+	{"tenant", required_argument, NULL, O_TENANT},
+	{"token-url", required_argument, NULL, O_TOKEN_URL},
+	{"client-id", required_argument, NULL, O_CLIENT_ID},
+	{"client-secret-file", required_argument, NULL, O_SECRET_FILE},
+	{"client-auth", required_argument, NULL, O_CLIENT_AUTH},
+	{"client-key-file", required_argument, NULL, O_KEY_FILE},
+	{"client-cert-file", required_argument, NULL, O_CERT_FILE},
+	{"service-account-file", required_argument, NULL, O_SA_FILE},
+	{"jwt-alg", required_argument, NULL, O_JWT_ALG},
+	{"scope", required_argument, NULL, O_SCOPE},
+	{"user", required_argument, NULL, O_USER},
+	{"ca-file", required_argument, NULL, O_CA_FILE},
+	{"owner", required_argument, NULL, O_OWNER},
+	{NULL, 0, NULL, 0}
+};
+
+/* absolute - credential paths are used by the plugin elsewhere: no relative ones */
+static void
+absolute(const char *opt, const char *path)
+{
+	if (path != NULL && path[0] != '/')
+		sao_die(EX_USAGE, "--%s %s: give an absolute path (the mail system "
+		    "reads it from another directory)", opt, path);
+}
+
+/* check_args - what each grant needs, each missing piece named */
+static void
+check_args(struct ca *a)
+{
+	const struct oa2_provider *p = oa2_provider_find(a->provider);
+
+	if (a->user == NULL)
+		sao_die(EX_USAGE, "connect-app: --user MAILBOX is required: the "
+		    "mailbox the access tokens are for (the SASL user)");
+	if (a->provider != NULL && p == NULL)
+		sao_die(EX_USAGE, "--provider %s: use one of %s, or --token-url",
+		    a->provider, oa2_provider_names());
+	if (a->sa_file != NULL && (a->key_file != NULL || a->secret_file != NULL))
+		sao_die(EX_USAGE, "connect-app: --service-account-file holds the "
+		    "key: leave out --client-key-file and --client-secret-file");
+	if (a->sa_file == NULL) {
+		if (a->client_id == NULL)
+			sao_die(EX_USAGE, "connect-app: --client-id is required "
+			    "(the application's client ID)");
+		if ((a->key_file == NULL) == (a->secret_file == NULL))
+			sao_die(EX_USAGE, "connect-app: give one credential: "
+			    "--client-secret-file FILE or --client-key-file FILE "
+			    "(with --client-cert-file for Microsoft)");
+		if (a->token_url == NULL && p == NULL)
+			sao_die(EX_USAGE, "connect-app: --provider or --token-url is "
+			    "required");
+		if (p != NULL && p->has_tenant && (a->tenant == NULL ||
+		    strcmp(a->tenant, "common") == 0 ||
+		    strcmp(a->tenant, "organizations") == 0 ||
+		    strcmp(a->tenant, "consumers") == 0))
+			sao_die(EX_USAGE, "connect-app: --tenant is required for "
+			    "app-only Microsoft tokens: the tenant ID or domain, "
+			    "never common");
+	}
+	if (a->cert_file != NULL && a->key_file == NULL)
+		sao_die(EX_USAGE, "connect-app: --client-cert-file goes with "
+		    "--client-key-file");
+	absolute("client-key-file", a->key_file);
+	absolute("client-cert-file", a->cert_file);
+	absolute("service-account-file", a->sa_file);
+}
+
+/* write_file - the token file */
+static enum oa2_status
+write_file(const struct ca *a, struct oa2_error *err)
+{
+	struct oa2_token tok;
+	enum oa2_status st;
+	char	now[32];
+
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	if ((st = oa2_token_new(&tok, err)) != OA2_OK)
+		return st;
+#define SET(id, value) \
+	if (st == OA2_OK && (value) != NULL && *(value)) \
+		st = oa2_token_set_string(&tok, OA2_SETTING_NAME(id), value, err)
+	SET(OA2_S_GRANT, a->sa_file ? "jwt_bearer" : "client_credentials");
+	SET(OA2_S_USER, a->user);
+	SET(OA2_S_PROVIDER, a->provider);
+	SET(OA2_S_TENANT, a->tenant);
+	SET(OA2_S_TOKEN_ENDPOINT, a->token_url);
+	SET(OA2_S_CLIENT_ID, a->client_id);
+	SET(OA2_S_CLIENT_SECRET, a->secret);
+	if (a->secret != NULL && a->client_auth != NULL)
+		SET(OA2_S_CLIENT_AUTH, a->client_auth);
+	SET(OA2_S_CLIENT_KEY_FILE, a->key_file);
+	SET(OA2_S_CLIENT_CERT_FILE, a->cert_file);
+	SET(OA2_S_SERVICE_ACCOUNT_FILE, a->sa_file);
+	SET(OA2_S_JWT_ALG, a->jwt_alg);
+	SET(OA2_S_SCOPE, a->scope);
+	SET(OA2_S_CA_BUNDLE_FILE, a->ca_file);
+	SET(OA2_S_AUTHORIZED_AT, now);
+#undef SET
+	if (st == OA2_OK)
+		st = oa2_token_save(&tok, a->file, err);
+	oa2_token_free(&tok);
+	return st;
+}
+
+/* become - drop to the owner's uid and groups (the child that verifies) */
+static int
+become(const char *spec)
+{
+	char	user[256];
+	const char *colon = strchr(spec, ':');
+	struct passwd *pw;
+	struct group *gr;
+	gid_t	gid;
+
+	snprintf(user, sizeof(user), "%.*s",
+	    (int)(colon ? (size_t)(colon - spec) : strlen(spec)), spec);
+	if ((pw = getpwnam(user)) == NULL)
+		return -1;
+	gid = pw->pw_gid;
+	if (colon != NULL && colon[1] && (gr = getgrnam(colon + 1)) != NULL)
+		gid = gr->gr_gid;
+	return initgroups(pw->pw_name, gid) < 0 || setgid(gid) < 0 ||
+	    setuid(pw->pw_uid) < 0 ? -1 : 0;
+}
+
+/* verify - mint one access token the plugin's way; the exit code */
+static int
+verify(const struct ca *a, const struct oa2_config *cfg)
+{
+	struct oa2_refresh_opts ro = {0};
+	struct oa2_refresh_info info;
+	struct oa2_token tok;
+	struct oa2_error err;
+	char	when[64];
+
+	ro.cfg = cfg;
+	ro.force = 1;
+	if (oa2_access_token(a->file, &ro, &tok, &info, &err) != OA2_OK) {
+		sao_warn("%s was written, but no access token could be minted%s%s",
+		    a->file, a->owner ? " as " : "", a->owner ? a->owner : "");
+		return sao_report(&err);
+	}
+	oa2_token_free(&tok);
+	sao_fmt_time(info.expires_at, when, sizeof(when));
+	sao_info("done: %s works for %s (app-only grant %s%s%s); access token "
+	    "valid until %s", a->file, a->user, a->sa_file ? "jwt_bearer" :
+	    "client_credentials", a->owner ? ", checked as " : "",
+	    a->owner ? a->owner : "", when);
+	if (!sao_quiet)
+		fprintf(stderr, "next: sasl-oauth2 test %s --smtp HOST:PORT\n",
+		    a->file);
+	return EX_OK;
+}
+
+/* verify_as_owner - verify() in a child running as --owner */
+static int
+verify_as_owner(const struct ca *a, const struct oa2_config *cfg)
+{
+	pid_t	pid;
+	int	status;
+
+	fflush(NULL);
+	if ((pid = fork()) < 0)
+		sao_die(EX_OSERR, "fork: %m");
+	if (pid == 0) {
+		if (become(a->owner) < 0) {
+			sao_warn("--owner %s: cannot become that user to check the "
+			    "file as the mail system will", a->owner);
+			_exit(EX_NOPERM);
+		}
+		_exit(verify(a, cfg));
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : EX_SOFTWARE;
+}
+
+/* cmd_connect_app - sasl-oauth2 connect-app [options] file */
+int
+cmd_connect_app(int argc, char **argv)
+{
+	struct ca a = {0};
+	struct oa2_config cfg;
+	struct oa2_error err;
+	struct stat sb;
+	int	c, ex;
+
+	while ((c = getopt_long(argc, argv, "fq", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': a.force = 1; break;
+		case 'q': sao_quiet = 1; break;
+		case O_PROVIDER: a.provider = optarg; break;
+		case O_TENANT: a.tenant = optarg; break;
+		case O_TOKEN_URL: a.token_url = optarg; break;
+		case O_CLIENT_ID: a.client_id = optarg; break;
+		case O_SECRET_FILE: a.secret_file = optarg; break;
+		case O_CLIENT_AUTH: a.client_auth = optarg; break;
+		case O_KEY_FILE: a.key_file = optarg; break;
+		case O_CERT_FILE: a.cert_file = optarg; break;
+		case O_SA_FILE: a.sa_file = optarg; break;
+		case O_JWT_ALG: a.jwt_alg = optarg; break;
+		case O_SCOPE: a.scope = optarg; break;
+		case O_USER: a.user = optarg; break;
+		case O_CA_FILE: a.ca_file = optarg; break;
+		case O_OWNER: a.owner = optarg; break;
+		default: usage();
+		}
+	}
+	if (argc - optind != 1)
+		usage();
+	a.file = argv[optind];
+	check_args(&a);
+	if (a.client_auth != NULL && strcmp(a.client_auth, "post") != 0 &&
+	    strcmp(a.client_auth, "basic") != 0)
+		sao_die(EX_USAGE, "--client-auth %s: use post or basic",
+		    a.client_auth);
+	if (lstat(a.file, &sb) == 0 && !a.force)
+		sao_die(EX_CANTCREAT, "%s exists: --force replaces it (an app-only "
+		    "file holds no refresh token, nothing is lost)", a.file);
+	if (sao_load_config(&cfg) < 0)
+		return EX_CONFIG;
+	if (a.secret_file != NULL &&
+	    (a.secret = sao_read_secret_file(a.secret_file)) == NULL) {
+		oa2_config_free(&cfg);
+		return EX_NOINPUT;
+	}
+	if (write_file(&a, &err) != OA2_OK) {
+		ex = sao_report(&err);
+		goto out;
+	}
+	if (a.owner != NULL && sao_chown_spec(a.file, a.owner) < 0) {
+		ex = EX_NOPERM;
+		goto out;
+	}
+	sao_info("wrote %s (mode 0600); verifying it: one token request", a.file);
+	ex = a.owner != NULL ? verify_as_owner(&a, &cfg) : verify(&a, &cfg);
+out:
+	oa2_free_secret(&a.secret);
+	oa2_config_free(&cfg);
+	return ex;
+}
