@@ -258,6 +258,38 @@ test_client_auth(void)
 	is_str(f.data, "client_id=cid", "basic without a secret: a public "
 	    "client sends its id in the form");
 	ok(u == NULL, "public client: no Basic header");
+	oa2_buf_reset(&f);
+	/* A client assertion (RFC 7523 2.2) replaces any secret. */
+	c.client_secret = "cs&1";
+	c.client_assertion = "h.c.s";
+	oa2_grant_client_auth(&c, &f, &u, &p);
+	is_str(f.data, "client_id=cid&client_assertion_type=urn%3Aietf%3Aparams"
+	    "%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=h.c.s",
+	    "private_key_jwt: id, assertion type and assertion, no secret");
+	ok(u == NULL && p == NULL, "private_key_jwt: no Basic header even with "
+	    "client_auth basic");
+	oa2_buf_free(&f);
+}
+
+static void
+test_app_forms(void)
+{
+	struct oa2_buf f;
+
+	oa2_buf_init(&f, 0);
+	ok(oa2_grant_client_credentials_form(&f,
+	    "https://outlook.office365.com/.default") == 0,
+	    "client_credentials form");
+	is_str(f.data, "grant_type=client_credentials&scope=https%3A%2F%2F"
+	    "outlook.office365.com%2F.default", "client_credentials with scope");
+	oa2_buf_reset(&f);
+	oa2_grant_client_credentials_form(&f, NULL);
+	is_str(f.data, "grant_type=client_credentials",
+	    "client_credentials without scope");
+	oa2_buf_reset(&f);
+	ok(oa2_grant_jwt_bearer_form(&f, "h.c.s") == 0, "jwt-bearer form");
+	is_str(f.data, "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3A"
+	    "jwt-bearer&assertion=h.c.s", "jwt-bearer form, exactly (RFC 7523 2.1)");
 	oa2_buf_free(&f);
 }
 
@@ -850,6 +882,7 @@ main(void)
 	test_redirect();
 	test_forms();
 	test_client_auth();
+	test_app_forms();
 	test_wire();
 	test_error_parse();
 	test_device_parse();
