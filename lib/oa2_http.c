@@ -315,6 +315,8 @@ map_curl_error(CURLcode rc, struct req *r, const char *host,
     struct oa2_error *err)
 {
 	const char *what = detail[0] ? detail : curl_easy_strerror(rc);
+	const char *peer = r->opts != NULL && r->opts->peer != NULL ?
+	    r->opts->peer : "token endpoint";
 
 	if (ca_fix == NULL)
 		ca_fix = "check ca_bundle_file or ca_certs_dir, and the host name "
@@ -331,28 +333,28 @@ map_curl_error(CURLcode rc, struct req *r, const char *host,
 	switch (rc) {
 	case CURLE_OPERATION_TIMEDOUT:
 		return oa2_error_set(err, OA2_ERR_TEMP, "timeout",
-		    "token endpoint %s did not answer within %ld s: %s",
-		    host, timeout_ms / 1000, what);
+		    "%s %s did not answer within %ld s: %s",
+		    peer, host, timeout_ms / 1000, what);
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
 		return oa2_error_set(err, OA2_ERR_TEMP, "dns",
-		    "cannot resolve the token endpoint host %s: %s "
+		    "cannot resolve the %s host %s: %s "
 		    "(in a chroot, copy /etc/resolv.conf and /etc/hosts into it)",
-		    host, what);
+		    peer, host, what);
 	case CURLE_PEER_FAILED_VERIFICATION:
 		return oa2_error_set(err, OA2_ERR_PERM, "tls",
 		    "TLS certificate of %s not accepted: %s (%s)", host, what,
 		    ca_fix);
 	case CURLE_WRITE_ERROR:
 		return oa2_error_set(err, OA2_ERR_PROTO, "too_large",
-		    "token endpoint %s sent a reply larger than the limit", host);
+		    "%s %s sent a reply larger than the limit", peer, host);
 	case CURLE_UNSUPPORTED_PROTOCOL:
 	case CURLE_URL_MALFORMAT:
 		return oa2_error_set(err, OA2_ERR_INPUT, "url",
-		    "token endpoint URL for %s is not usable: %s", host, what);
+		    "%s URL for %s is not usable: %s", peer, host, what);
 	default:
 		return oa2_error_set(err, OA2_ERR_TEMP, "network",
-		    "cannot reach the token endpoint %s: %s", host, what);
+		    "cannot reach the %s %s: %s", peer, host, what);
 	}
 }
 

@@ -30,6 +30,7 @@ struct oa2_http_opts {
 	struct oa2_http_kept **keep;	/* not NULL: the finished handle and its
 					 * connection are left here, closed by
 					 * oa2_http_release() */
+	const char *peer;		/* what is asked, in messages; NULL: "token endpoint" */
 };
 
 struct oa2_http_kept;

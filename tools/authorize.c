@@ -131,6 +131,7 @@ discover(struct az *a, struct oa2_error *err)
 	sao_info("reading the OpenID configuration at %s", url);
 	o.ca_file = a->ca_file;
 	o.ca_fix = AZ_CA_FIX;
+	o.peer = "issuer";
 	o.max_body = OA2_TOKEN_REPLY_MAX;
 	if ((st = oa2_http_get(url, &o, &resp, err)) != OA2_OK)
 		return st;

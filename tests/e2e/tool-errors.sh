@@ -81,6 +81,7 @@ check "authorize, wrong client secret: no word of the token file" not has "$WORK
 az dead --issuer "$DEAD" --ca-file "$CA_FILE" "${PUB[@]}"
 exit_is 75 "authorize, unreachable issuer"
 check "authorize, unreachable issuer: named network" has "$WORK/dead.err" 'explain network'
+check "authorize, unreachable issuer: the message names the issuer" has "$WORK/dead.err" '^sasl-oauth2: cannot reach the issuer 127\.0\.0\.1:1: '
 check "authorize, unreachable issuer: the fix names --issuer" has "$WORK/dead.err" '^  fix: .*--issuer'
 check "authorize, unreachable issuer: no plugin fix" not plugin_words "$WORK/dead.err"
 check "authorize, unreachable issuer: no word of the token file" not has "$WORK/dead.err" 'token file|token_endpoint'
