@@ -100,13 +100,15 @@ doc_nexthop(const char *nh, char *host, size_t hsz, char *port, size_t psz,
 		n = (size_t)(end - nh - 1);
 		p = nh + 1;
 		end++;
-		if (*end == ':')
+		if (*end == ':' && end[1] != 0)
 			end++;
 		else if (*end != 0)
 			return -1;
 	} else {
 		/* host:port; a bare IPv6 address is not a valid next hop here */
 		if ((end = strrchr(nh, ':')) != NULL && strchr(nh, ':') != end)
+			return -1;
+		if (end != NULL && end[1] == 0)
 			return -1;
 		n = end ? (size_t)(end - nh) : strlen(nh);
 		p = nh;
@@ -140,7 +142,8 @@ doc_map_line(char *line, char **key, char **value)
 	*key = k;
 	*value = e;
 	e += strlen(e);
-	while (e > *value && isspace((unsigned char)e[-1]))
+	/* Postfix's white space is " \t\r\n", the split above's too */
+	while (e > *value && strchr(" \t\r\n", e[-1]) != NULL)
 		*--e = 0;
 	return 0;
 }
@@ -165,10 +168,14 @@ doc_next_word(const char **p, char *buf, size_t size)
 int
 doc_has_word(const char *list, const char *word)
 {
-	char w[256];
+	size_t wlen = strlen(word), n;
 
-	while (doc_next_word(&list, w, sizeof(w)))
-		if (strcasecmp(w, word) == 0)
+	for (;;) {
+		list += strspn(list, " \t\r\n,");
+		if ((n = strcspn(list, " \t\r\n,")) == 0)
+			return 0;
+		if (n == wlen && strncasecmp(list, word, n) == 0)
 			return 1;
-	return 0;
+		list += n;
+	}
 }
