@@ -202,6 +202,7 @@ TOKEN_DIRS="$D $WORK/nothing-here" TOKEN_FILES="$N" SASL_OAUTH2=$TOOL \
 	sh "$top/contrib/refresh-token-files" >"$WORK/timer.out" 2>&1
 ok $? "contrib/refresh-token-files: exit 0"
 ok $([[ $(( $(rt_ok) - r0 )) -eq 5 ]] && grep -q 'refresh-all: 5 files: 5 refreshed' "$WORK/timer.out"; echo $?) "it refreshes the 4 files of TOKEN_DIRS and the one of TOKEN_FILES through refresh-all"
+ok $([[ $(grep -c '^<6>.*\.json: refreshed, valid until' "$WORK/timer.out") -eq 5 ]]; echo $?) "it logs each refreshed file at priority info (<6>), for the journal"
 diag "$WORK/timer.out"
 
 done_testing
