@@ -170,6 +170,19 @@ oa2_http_conn_free(struct oa2_http_conn *conn)
 	oa2_free(conn);
 }
 
+/*
+ * reset_quiet - curl_easy_reset(), then CURLOPT_NOSIGNAL again: a reset
+ * handle is back at no_signal 0, and its later curl_easy_cleanup() would
+ * set SIGPIPE to SIG_IGN and back, leaving the host's sigaction changed
+ * (glibc adds SA_RESTORER when it puts the old action back).
+ */
+static void
+reset_quiet(CURL *c)
+{
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+}
+
 /* conn_key - what a kept connection must share with a request: "ca\ndir\nproxy" */
 static char *
 conn_key(const struct oa2_http_opts *o)
@@ -208,7 +221,7 @@ conn_take(struct oa2_http_conn *conn, const struct oa2_http_opts *opts)
 	if (conn->easy == NULL)
 		conn->easy = curl_easy_init();
 	else
-		curl_easy_reset(conn->easy);
+		reset_quiet(conn->easy);
 	return conn->easy;
 }
 
@@ -368,7 +381,7 @@ keep_handle(struct oa2_http_kept **keep, CURL *c)
 	if ((k = oa2_malloc(sizeof(*k))) == NULL)
 		return -1;			/* closed now instead */
 	/* Options off, the connection kept: no pointer into this call's stack. */
-	curl_easy_reset(c);
+	reset_quiet(c);
 	k->c = c;
 	*keep = k;
 	return 0;
@@ -522,7 +535,7 @@ done:
 	if (opts->conn == NULL)
 		curl_easy_cleanup(c);
 	else
-		curl_easy_reset(c);	/* no pointer into this call's stack kept */
+		reset_quiet(c);	/* no pointer into this call's stack kept */
 	return st;
 }
 
