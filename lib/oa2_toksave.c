@@ -390,6 +390,8 @@ oa2_token_save_prepare(struct oa2_token_save *sv, const char *path,
 	if ((sv->path = oa2_strdup(path)) == NULL
 	    || (sv->tmp = oa2_malloc(plen + sizeof(TF_TMP_SUFFIX) + TF_TMP_RANDOM))
 	    == NULL || (sv->dir = dir_of(path)) == NULL) {
+		if (sv->tmp != NULL)
+			sv->tmp[0] = 0;		/* no file yet: nothing to unlink */
 		oa2_token_save_abort(sv);
 		return (oa2_error_set(err, OA2_ERR_NOMEM, TF_CODE,
 			  "%s: out of memory saving it: it is unchanged", path));
