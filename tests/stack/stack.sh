@@ -116,14 +116,29 @@ idp_pid() {
 	tr '\0' '\n' 2>/dev/null <"/proc/$pid/environ" | grep -qx "IDP_PORT=$port" || return 1
 	echo "$pid"
 }
-# idp_up_or_dead - true once the IdP answers or once its process is gone
-# (then there is nothing to wait for).
-idp_up_or_dead() {
-	local pid st
-	idp_up && return 0
-	pid=$(cat "$IDP_PIDFILE" 2>/dev/null) || return 0
-	st=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 0
-	[[ -z "$st" || "$st" == Z ]]
+# idp_wait SECONDS - 0 once the IdP answers; 1 (IDP_WHY says why) when its
+# process is gone, or after SECONDS (node takes seconds to load
+# oidc-provider on a busy 2-core machine)
+idp_wait() {
+	local end=$((SECONDS + $1)) pid st
+	while :; do
+		idp_up && return 0
+		pid=$(cat "$IDP_PIDFILE" 2>/dev/null) || { IDP_WHY="no pid file"; return 1; }
+		st=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)
+		if [[ -z "$st" || "$st" == Z ]]; then
+			IDP_WHY="its process $pid has exited"
+			return 1
+		fi
+		if ((SECONDS >= end)); then
+			if idp_pid >/dev/null; then
+				IDP_WHY="process $pid runs but gave no answer in $1 s"
+			else
+				IDP_WHY="process $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)) is not recognised as this stack's IdP"
+			fi
+			return 1
+		fi
+		sleep 0.05
+	done
 }
 idp_up() { idp_pid >/dev/null && curl -fs --max-time 2 --cacert "$CA_FILE" -o /dev/null "$IDP_URL/.well-known/openid-configuration" 2>/dev/null; }
 dovecot_pid() {
@@ -618,11 +633,10 @@ do_start() {
 	wait "$pid" || { do_stop; die "pf-in did not start"; }
 
 	phase postfix
-	# node takes seconds to load oidc-provider on a busy 2-core machine.
-	if ! wait_until 60 idp_up_or_dead || ! idp_up; then
+	if ! idp_wait 60; then
 		cat "$LOGDIR/idp.out" >&2 2>/dev/null
 		do_stop
-		die "idp does not answer at $IDP_URL"
+		die "idp does not answer at $IDP_URL: $IDP_WHY"
 	fi
 	for p in "$IMAP_PORT" "$IMAPS_PORT" "$SUBMISSION_PORT" "$LMTP_PORT" "$DOVECOT_AUTH_PORT" \
 		"$PF_IN_PORT" "$PF_IN_PLAIN_PORT" "$PF_OUT_PORT"; do
