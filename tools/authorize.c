@@ -611,11 +611,31 @@ write_token(const struct az *a, const struct oa2_tokresp *tr, const char *user,
     struct oa2_error *err)
 {
 	struct oa2_token tok;
-	char now[32];
 	enum oa2_status st;
 	long long expires_in = tr->expires_in > 0 ? tr->expires_in : 3600;
+	const int generic = a->preset == NULL;
+	/* Refresh asks for what was granted: Microsoft needs its resource
+	 * scope sent (AADSTS90009); others may have granted less than asked. */
+	const int tenanted = !generic && a->preset->has_tenant;
+	const struct sao_member m[] = {
+		{OA2_S_USER, user},
+		{OA2_S_PROVIDER, a->provider},
+		{OA2_S_TENANT, tenanted ? a->tenant : NULL},
+		{OA2_S_CLIENT_ID, a->client_id},
+		{OA2_S_CLIENT_SECRET, a->secret},
+		{OA2_S_CLIENT_AUTH, a->secret != NULL &&
+		    a->client.client_auth == OA2_AUTH_BASIC ? "basic" : NULL},
+		{OA2_S_TOKEN_ENDPOINT, generic ? a->token_url : NULL},
+		{OA2_S_SCOPE, tenanted ? a->scope : tr->scope},
+		{OA2_S_CA_BUNDLE_FILE, a->ca_file},
+		{OA2_S_REVOCATION_ENDPOINT, generic || a->preset->revoke_url == NULL ?
+		    a->revoke_url : NULL},
+		{OA2_S_ISSUER, generic ? a->issuer : NULL},
+		{OA2_S_AUTHORIZATION_ENDPOINT, generic ? a->auth_url : NULL},
+		{OA2_S_DEVICE_ENDPOINT, generic ? a->device_url : NULL},
+		{OA2_S_REDIRECT_URI, a->flow != FLOW_DEVICE ? a->redirect_uri : NULL},
+	};
 
-	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
 	/*
 	 * Replacing a file: its members that this command does not write
 	 * (proxy, refresh_window, ca_certs_dir, notes of the admin's) stay;
@@ -642,47 +662,17 @@ write_token(const struct az *a, const struct oa2_tokresp *tr, const char *user,
 		}
 	} else if ((st = oa2_token_new(&tok, err)) != OA2_OK)
 		return st;
-#define SET(id, value) \
-	if (st == OA2_OK && (value) != NULL && *(value)) \
-		st = oa2_token_set_string(&tok, OA2_SETTING_NAME(id), value, err)
-	SET(OA2_S_REFRESH_TOKEN, tr->refresh_token);
+	if (st == OA2_OK && tr->refresh_token != NULL && *tr->refresh_token)
+		st = oa2_token_set_string(&tok,
+		    OA2_SETTING_NAME(OA2_S_REFRESH_TOKEN), tr->refresh_token, err);
 	if (st == OA2_OK)
 		st = oa2_token_update(&tok, tr->access_token,
 		    (long long)time(NULL) + expires_in, NULL, err);
-	SET(OA2_S_USER, user);
-	SET(OA2_S_PROVIDER, a->provider);
-	SET(OA2_S_TENANT, a->preset && a->preset->has_tenant ? a->tenant : NULL);
-	SET(OA2_S_CLIENT_ID, a->client_id);
-	SET(OA2_S_CLIENT_SECRET, a->secret);
-	if (st == OA2_OK && a->secret != NULL &&
-	    a->client.client_auth == OA2_AUTH_BASIC)
-		st = oa2_token_set_string(&tok,
-		    OA2_SETTING_NAME(OA2_S_CLIENT_AUTH), "basic", err);
-	if (a->preset == NULL)
-		SET(OA2_S_TOKEN_ENDPOINT, a->token_url);
-	/* Refresh asks for what was granted: Microsoft needs its resource
-	 * scope sent (AADSTS90009); others may have granted less than asked. */
-	if (a->preset != NULL && a->preset->has_tenant) {
-		SET(OA2_S_SCOPE, a->scope);
-	} else {
-		SET(OA2_S_SCOPE, tr->scope);
+	if (st != OA2_OK) {
+		oa2_token_free(&tok);
+		return st;
 	}
-	SET(OA2_S_CA_BUNDLE_FILE, a->ca_file);
-	if (a->preset == NULL || a->preset->revoke_url == NULL)
-		SET(OA2_S_REVOCATION_ENDPOINT, a->revoke_url);
-	if (a->preset == NULL) {
-		SET(OA2_S_ISSUER, a->issuer);
-		SET(OA2_S_AUTHORIZATION_ENDPOINT, a->auth_url);
-		SET(OA2_S_DEVICE_ENDPOINT, a->device_url);
-	}
-	if (a->flow != FLOW_DEVICE)
-		SET(OA2_S_REDIRECT_URI, a->redirect_uri);
-	SET(OA2_S_AUTHORIZED_AT, now);
-#undef SET
-	if (st == OA2_OK)
-		st = oa2_token_save(&tok, a->file, err);
-	oa2_token_free(&tok);
-	return st;
+	return sao_token_write(&tok, m, sizeof(m) / sizeof(m[0]), a->file, err);
 }
 
 /*

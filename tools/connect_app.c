@@ -141,35 +141,26 @@ write_file(const struct ca *a, struct oa2_error *err)
 {
 	struct oa2_token tok;
 	enum oa2_status st;
-	char	now[32];
+	const struct sao_member m[] = {
+		{OA2_S_GRANT, a->sa_file ? "jwt_bearer" : "client_credentials"},
+		{OA2_S_USER, a->user},
+		{OA2_S_PROVIDER, a->provider},
+		{OA2_S_TENANT, a->tenant},
+		{OA2_S_TOKEN_ENDPOINT, a->token_url},
+		{OA2_S_CLIENT_ID, a->client_id},
+		{OA2_S_CLIENT_SECRET, a->secret},
+		{OA2_S_CLIENT_AUTH, a->secret != NULL ? a->client_auth : NULL},
+		{OA2_S_CLIENT_KEY_FILE, a->key_file},
+		{OA2_S_CLIENT_CERT_FILE, a->cert_file},
+		{OA2_S_SERVICE_ACCOUNT_FILE, a->sa_file},
+		{OA2_S_JWT_ALG, a->jwt_alg},
+		{OA2_S_SCOPE, a->scope},
+		{OA2_S_CA_BUNDLE_FILE, a->ca_file},
+	};
 
-	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
 	if ((st = oa2_token_new(&tok, err)) != OA2_OK)
 		return st;
-#define SET(id, value) \
-	if (st == OA2_OK && (value) != NULL && *(value)) \
-		st = oa2_token_set_string(&tok, OA2_SETTING_NAME(id), value, err)
-	SET(OA2_S_GRANT, a->sa_file ? "jwt_bearer" : "client_credentials");
-	SET(OA2_S_USER, a->user);
-	SET(OA2_S_PROVIDER, a->provider);
-	SET(OA2_S_TENANT, a->tenant);
-	SET(OA2_S_TOKEN_ENDPOINT, a->token_url);
-	SET(OA2_S_CLIENT_ID, a->client_id);
-	SET(OA2_S_CLIENT_SECRET, a->secret);
-	if (a->secret != NULL && a->client_auth != NULL)
-		SET(OA2_S_CLIENT_AUTH, a->client_auth);
-	SET(OA2_S_CLIENT_KEY_FILE, a->key_file);
-	SET(OA2_S_CLIENT_CERT_FILE, a->cert_file);
-	SET(OA2_S_SERVICE_ACCOUNT_FILE, a->sa_file);
-	SET(OA2_S_JWT_ALG, a->jwt_alg);
-	SET(OA2_S_SCOPE, a->scope);
-	SET(OA2_S_CA_BUNDLE_FILE, a->ca_file);
-	SET(OA2_S_AUTHORIZED_AT, now);
-#undef SET
-	if (st == OA2_OK)
-		st = oa2_token_save(&tok, a->file, err);
-	oa2_token_free(&tok);
-	return st;
+	return sao_token_write(&tok, m, sizeof(m) / sizeof(m[0]), a->file, err);
 }
 
 /* become - drop to the owner's uid and groups (the child that verifies) */

@@ -18,6 +18,7 @@
 #include "oa2_error.h"
 #include "oa2_explain.h"
 #include "oa2_mem.h"
+#include "oa2_tokfile.h"
 
 #define PROG "sasl-oauth2"
 
@@ -72,6 +73,15 @@ int sao_isatty_err(void);
 /* Token file helpers (util.c). */
 /* sao_stamp - under the file's lock, set name to now (epoch string) */
 int sao_stamp(const char *path, const char *name, struct oa2_error *err);
+/* A member of a token file being written: left out when value is NULL or "". */
+struct sao_member {
+	enum oa2_setting_id id;
+	const char *value;
+};
+/* sao_token_write - set tok's members m[0..n), authorized_at to now, save it
+ * to path (0600, atomically) and free tok, whatever happens */
+enum oa2_status sao_token_write(struct oa2_token *tok, const struct sao_member *m,
+    size_t n, const char *path, struct oa2_error *err);
 /* sao_chown_spec - chown path to "user[:group]"; 0 ok, -1 (message printed) */
 int sao_chown_spec(const char *path, const char *spec);
 /* sao_load_config - load the global configuration (missing file is fine) */

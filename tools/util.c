@@ -361,6 +361,27 @@ sao_stamp(const char *path, const char *name, struct oa2_error *err)
 	    OA2_OK ? 0 : -1;
 }
 
+enum oa2_status
+sao_token_write(struct oa2_token *tok, const struct sao_member *m, size_t n,
+    const char *path, struct oa2_error *err)
+{
+	enum oa2_status st = OA2_OK;
+	char now[32];
+
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	for (size_t i = 0; st == OA2_OK && i < n; i++)
+		if (m[i].value != NULL && *m[i].value)
+			st = oa2_token_set_string(tok, OA2_SETTING_NAME(m[i].id),
+			    m[i].value, err);
+	if (st == OA2_OK)
+		st = oa2_token_set_string(tok, OA2_SETTING_NAME(OA2_S_AUTHORIZED_AT),
+		    now, err);
+	if (st == OA2_OK)
+		st = oa2_token_save(tok, path, err);
+	oa2_token_free(tok);
+	return st;
+}
+
 int
 sao_chown_spec(const char *path, const char *spec)
 {
