@@ -39,13 +39,19 @@
  *	user controls.  The children report their results over a pipe.
  *
  *	Output: failures always, one line each (file, reason, fix), on
- *	stderr; with -v one line per file.  On a terminal a progress line
- *	on stderr.  At the end a summary line on stdout:
- *	"refresh-all: N files: R refreshed, F fresh, X failed, T failed for
- *	now (S s)".  --json instead prints one JSON object on stdout, a
- *	"files" array (file, result, owner, expires, rotated, error, message)
- *	and a "summary".  --syslog-prefix starts each line with a syslog
- *	priority, <3> to <6>, for the journal.  -q: failures only.
+ *	stderr; with -v one line per file.  A file whose refresh token is
+ *	about to die (lifetime.c: the warnings of "status", looked at after
+ *	the refresh, by the process that refreshed it) gets one more line,
+ *	at warning priority (error when one is critical), unless -q.  On a
+ *	terminal a progress line on stderr.  At the end a summary line on
+ *	stdout: "refresh-all: N files: R refreshed, F fresh, X failed, T
+ *	failed for now[, W with warnings] (S s)".  --json instead prints one
+ *	JSON object on stdout, a "files" array (file, result, owner,
+ *	expires, rotated, warnings, critical, error, message) and a
+ *	"summary" (with "warned").  --syslog-prefix starts each line with a
+ *	syslog priority, <3> to <6>, for the journal; the summary's is <4>
+ *	when a file was warned of and nothing failed.  -q: failures only.
+ *	Warnings do not change the exit status.
  *
  *	Exit status: 0 when every file was refreshed or fresh; else the exit
  *	status of the first failure (sasl-oauth2(1)), 75 when every failure
@@ -109,6 +115,7 @@ struct item {
 	long long expires_at;
 	char	code[32];
 	char	msg[OA2_ERR_MSG_MAX];
+	json_t	*warn;			/* {"warnings": [...], "critical": [...]} or NULL */
 };
 
 struct run {
@@ -392,6 +399,24 @@ progress(struct run *r, int last)
 	fflush(stderr);
 }
 
+/* item_warning - a lifetime warning (lifetime.c) for the item's report */
+static void
+item_warning(void *ctx, int level, const char *msg)
+{
+	struct item *it = ctx;
+	const char *key = level == SAO_LT_CRITICAL ? "critical" : "warnings";
+	json_t	*a;
+
+	if (it->warn == NULL && (it->warn = json_object()) == NULL)
+		return;
+	if ((a = json_object_get(it->warn, key)) == NULL) {
+		a = json_array();
+		if (json_object_set_new(it->warn, key, a) < 0)
+			return;
+	}
+	json_array_append_new(a, json_string(msg));
+}
+
 /* refresh_one - refresh one file through conn; fill in its result */
 static void
 refresh_one(struct run *r, struct item *it, struct oa2_http_conn *conn)
@@ -422,6 +447,8 @@ refresh_one(struct run *r, struct item *it, struct oa2_http_conn *conn)
 		snprintf(it->code, sizeof(it->code), "%s", err.code);
 		snprintf(it->msg, sizeof(it->msg), "%s", err.msg);
 	}
+	/* What status would warn of, on the file as it is now. */
+	(void)sao_lifetime_file(it->path, r->cfg, time(NULL), item_warning, it);
 }
 
 /* worker - a pool thread: take the next file until none is left */
@@ -534,11 +561,16 @@ as_owner(struct run *r, size_t *todo, size_t ntodo, uid_t uid, gid_t gid)
 		for (i = 0; i < ntodo; i++) {
 			struct item *it = &r->items[todo[i]];
 
+			char	*w = it->warn ? json_dumps(it->warn,
+			    JSON_COMPACT) : NULL;
+
 			clean1(it->msg);
 			clean1(it->code);
-			fprintf(f, "%zu\t%d\t%d\t%d\t%lld\t%s\t%s\n", todo[i],
+			/* JSON escapes every tab and newline in a string. */
+			fprintf(f, "%zu\t%d\t%d\t%d\t%lld\t%s\t%s\t%s\n", todo[i],
 			    (int)it->result, it->ex, it->rotated, it->expires_at,
-			    it->code[0] ? it->code : "-", it->msg);
+			    it->code[0] ? it->code : "-", w ? w : "-", it->msg);
+			free(w);
 		}
 		_exit(fclose(f) == 0 ? 0 : EX_IOERR);
 	}
@@ -549,7 +581,7 @@ as_owner(struct run *r, size_t *todo, size_t ntodo, uid_t uid, gid_t gid)
 		    (long)uid);
 	} else {
 		while (getline(&line, &cap, f) > 0) {
-			char	*fld[7], *p = line, *e;
+			char	*fld[8], *p = line, *e;
 			int	k;
 
 			line[strcspn(line, "\n")] = 0;
@@ -557,12 +589,12 @@ as_owner(struct run *r, size_t *todo, size_t ntodo, uid_t uid, gid_t gid)
 				snprintf(why, sizeof(why), "%s", line + 2);
 				continue;
 			}
-			for (k = 0; k < 7 && p != NULL; k++) {
+			for (k = 0; k < 8 && p != NULL; k++) {
 				fld[k] = p;
-				if ((p = strchr(p, '\t')) != NULL && k < 6)
+				if ((p = strchr(p, '\t')) != NULL && k < 7)
 					*p++ = 0;
 			}
-			if (k < 7)
+			if (k < 8)
 				continue;
 			idx = strtoul(fld[0], &e, 10);
 			if (*e || idx >= r->n)
@@ -573,8 +605,10 @@ as_owner(struct run *r, size_t *todo, size_t ntodo, uid_t uid, gid_t gid)
 			r->items[idx].expires_at = strtoll(fld[4], NULL, 10);
 			snprintf(r->items[idx].code, sizeof(r->items[idx].code),
 			    "%s", strcmp(fld[5], "-") ? fld[5] : "");
+			if (strcmp(fld[6], "-") != 0 && r->items[idx].warn == NULL)
+				r->items[idx].warn = json_loads(fld[6], 0, NULL);
 			snprintf(r->items[idx].msg, sizeof(r->items[idx].msg),
-			    "%s", fld[6]);
+			    "%s", fld[7]);
 		}
 		fclose(f);
 	}
@@ -651,6 +685,35 @@ refresh_items(struct run *r)
 	return 0;
 }
 
+/*
+ * report_warnings - the line of a file whose refresh token is about to
+ * die (lifetime.c, as status says it): priority warning, error when one of
+ * them is critical; not with -q
+ */
+static void
+report_warnings(struct run *r, const struct item *it)
+{
+	json_t	*c, *w, *v;
+	char	buf[4096];
+	size_t	i, len = 0;
+
+	if (it->warn == NULL || sao_quiet)
+		return;
+	c = json_object_get(it->warn, "critical");
+	w = json_object_get(it->warn, "warnings");
+	buf[0] = 0;
+	json_array_foreach(c, i, v)
+		len += (size_t)snprintf(buf + len, len < sizeof(buf) ?
+		    sizeof(buf) - len : 0, "%scritical: %s", len ? "; " : "",
+		    json_string_value(v));
+	json_array_foreach(w, i, v)
+		len += (size_t)snprintf(buf + len, len < sizeof(buf) ?
+		    sizeof(buf) - len : 0, "%swarning: %s", len ? "; " : "",
+		    json_string_value(v));
+	if (len > 0)
+		say(r, json_array_size(c) ? 3 : 4, "%s: %s", it->path, buf);
+}
+
 /* report_file - the line of one file (failures always, the rest with -v) */
 static void
 report_file(struct run *r, const struct item *it)
@@ -678,11 +741,13 @@ report_file(struct run *r, const struct item *it)
 	case R_NONE:
 		break;
 	}
+	report_warnings(r, it);
 }
 
 /* json_report - the --json object on stdout */
 static int
-json_report(struct run *r, const size_t *count, double secs, int ex)
+json_report(struct run *r, const size_t *count, size_t warned, double secs,
+    int ex)
 {
 	json_t	*files = json_array(), *o, *sum;
 	size_t	i;
@@ -702,6 +767,8 @@ json_report(struct run *r, const size_t *count, double secs, int ex)
 			    json_integer(it->expires_at));
 		if (it->result == R_REFRESHED)
 			json_object_set_new(o, "rotated", json_boolean(it->rotated));
+		if (it->warn != NULL)
+			json_object_update(o, it->warn);
 		if (it->result == R_FAILED || it->result == R_TEMP) {
 			json_object_set_new(o, "error", json_string(it->code));
 			json_object_set_new(o, "message", json_string(it->msg));
@@ -709,10 +776,11 @@ json_report(struct run *r, const size_t *count, double secs, int ex)
 		}
 		json_array_append_new(files, o);
 	}
-	sum = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:i}",
+	sum = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:i}",
 	    "files", (json_int_t)r->n, "refreshed", (json_int_t)count[R_REFRESHED],
 	    "fresh", (json_int_t)count[R_FRESH], "failed",
 	    (json_int_t)count[R_FAILED], "tempfail", (json_int_t)count[R_TEMP],
+	    "warned", (json_int_t)warned,
 	    "symlinks_skipped", (json_int_t)r->symlinks, "seconds", secs,
 	    "exit", ex);
 	o = json_pack("{s:o, s:o}", "files", files, "summary", sum);
@@ -753,7 +821,7 @@ cmd_refresh_all(int argc, char **argv)
 	struct run r;
 	struct oa2_config cfg;
 	struct timespec t0, t1;
-	size_t	count[5] = {0}, i;
+	size_t	count[5] = {0}, i, warned = 0;
 	double	secs;
 	int	c, ex = EX_OK, first_fail = 0;
 	long long v;
@@ -824,6 +892,8 @@ cmd_refresh_all(int argc, char **argv)
 		struct item *it = &r.items[i];
 
 		count[it->result]++;
+		if (it->warn != NULL)
+			warned++;
 		if (!r.json || it->result == R_FAILED || it->result == R_TEMP)
 			report_file(&r, it);
 		if (it->result == R_FAILED && !first_fail)
@@ -839,20 +909,25 @@ cmd_refresh_all(int argc, char **argv)
 	else if (count[R_TEMP])
 		ex = EX_TEMPFAIL;
 	if (r.json)
-		json_report(&r, count, secs, ex);
+		json_report(&r, count, warned, secs, ex);
 	else if (!sao_quiet || ex != EX_OK) {
 		if (r.syslog_prefix)
-			printf("<%d>", ex == EX_OK ? 6 : ex == EX_TEMPFAIL ? 4 : 3);
+			printf("<%d>", ex == EX_OK ? (warned ? 4 : 6) :
+			    ex == EX_TEMPFAIL ? 4 : 3);
 		printf("%s refresh-all: %zu files: %zu refreshed, %zu fresh, "
 		    "%zu failed, %zu failed for now", PROG, r.n, count[R_REFRESHED],
 		    count[R_FRESH], count[R_FAILED], count[R_TEMP]);
 		if (r.symlinks)
 			printf(", %zu symbolic links skipped", r.symlinks);
+		if (warned)
+			printf(", %zu with warnings", warned);
 		printf(" (%.1f s)\n", secs);
 	}
 	fflush(stdout);
-	for (i = 0; i < r.n; i++)
+	for (i = 0; i < r.n; i++) {
 		free(r.items[i].path);
+		json_decref(r.items[i].warn);
+	}
 	free(r.items);
 	oa2_config_free(&cfg);
 	pthread_mutex_destroy(&r.mu);

@@ -87,6 +87,26 @@ int sao_chown_spec(const char *path, const char *spec);
 /* sao_load_config - load the global configuration (missing file is fine) */
 int sao_load_config(struct oa2_config *cfg);
 
+/* The known ways a refresh token dies (lifetime.c): status and refresh-all say the same. */
+struct oa2_settings;
+struct oa2_token;
+struct stat;
+enum { SAO_LT_WARNING = 1, SAO_LT_CRITICAL = 2 };
+typedef void (*sao_lifetime_fn)(void *ctx, int level, const char *msg);
+/* sao_provider_of - "provider", else google/microsoft from the token endpoint, else NULL */
+const char *sao_provider_of(const struct oa2_settings *set);
+/* sao_token_time - an epoch member (string digits accepted), else -1 */
+long long sao_token_time(const struct oa2_token *tok, int id);
+/* sao_last_used - the later of "refreshed_at" and the file's modification time */
+long long sao_last_used(const struct oa2_token *tok, const struct stat *st);
+/* sao_lifetime_checks - fn(ctx, SAO_LT_*, message) per way it dies that is near */
+void sao_lifetime_checks(const struct oa2_settings *set,
+    const struct oa2_token *tok, const struct stat *st, time_t now,
+    sao_lifetime_fn fn, void *ctx);
+/* sao_lifetime_file - the same for the file at path; messages given, -1 if unreadable */
+int sao_lifetime_file(const char *path, const struct oa2_config *cfg,
+    time_t now, sao_lifetime_fn fn, void *ctx);
+
 /* The token file as the mail system sees it (mailsys.c): authorize --owner. */
 struct sao_mailsys {
 	const char *file;		/* as given */

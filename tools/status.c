@@ -24,7 +24,8 @@
  *
  *	"Last used" is the later of the file's "refreshed_at" (written by
  *	this tool) and its modification time: every refresh, by the plugin
- *	too, replaces the file.
+ *	too, replaces the file.  The ages and their warnings are
+ *	lifetime.c's, which refresh-all reports too.
  *
  *	cmd_refresh() refreshes now, with oa2_access_token(force), under the
  *	same lock and atomic write-back as the plugin; for a timer.
@@ -65,8 +66,6 @@
 #include "oa2_settings.h"
 #include "oa2_tokfile.h"
 #include "sao.h"
-
-#define DAY (24LL * 3600)
 
 enum { ST_OK = 0, ST_WARNING = 1, ST_CRITICAL = 2, ST_UNKNOWN = 3 };
 static const char *state_names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
@@ -158,37 +157,6 @@ check_access(struct report *r, const char *path, const struct stat *st,
 		    name, d);
 }
 
-/* provider_of - the provider name, from the file or its endpoint */
-static const char *
-provider_of(const struct oa2_settings *s)
-{
-	const char *p = s->provider;
-	const char *ep = s->token_endpoint;
-
-	if (p != NULL)
-		return p;
-	if (ep == NULL)
-		return NULL;
-	if (strstr(ep, "google") != NULL)
-		return "google";
-	if (strstr(ep, "microsoftonline") != NULL)
-		return "microsoft";
-	return NULL;
-}
-
-/* jtime - an epoch member as a number (string digits accepted), else -1 */
-static long long
-jtime(const struct oa2_token *tok, enum oa2_setting_id id)
-{
-	json_t *v = json_object_get(tok->root, OA2_SETTING_NAME(id));
-
-	if (json_is_integer(v))
-		return json_integer_value(v);
-	if (json_is_string(v))
-		return sao_parse_epoch(json_string_value(v));
-	return -1;
-}
-
 /* set_time - "name": epoch and "name_text": readable, in the JSON object */
 static void
 set_time(json_t *o, const char *name, long long t)
@@ -203,47 +171,12 @@ set_time(json_t *o, const char *name, long long t)
 	json_object_set_new(o, key, json_string(buf));
 }
 
-/* lifetime_checks - the known ways a refresh token dies */
+/* lifetime_warning - sao_lifetime_checks()'s messages, into the report */
 static void
-lifetime_checks(struct report *r, const char *provider, long long authorized,
-    long long last_used, time_t now)
+lifetime_warning(void *ctx, int level, const char *msg)
 {
-	char when[64];
-	long long idle = last_used > 0 ? now - last_used : -1;
-
-	if (provider == NULL)
-		return;
-	if (strcmp(provider, "google") == 0) {
-		if (authorized > 0 && now - authorized >= 6 * DAY &&
-		    last_used < authorized + 7 * DAY) {
-			sao_fmt_time(authorized + 7 * DAY, when, sizeof(when));
-			add_warning(r, ST_WARNING, "if the Google Cloud project's "
-			    "OAuth app is External and in Testing, this refresh "
-			    "token dies 7 days after consent (%s): publish the "
-			    "app (Google Auth Platform > Audience > Publish app) "
-			    "or re-authorize; run sasl-oauth2 refresh to check",
-			    when);
-		}
-		if (idle > 180 * DAY)
-			add_warning(r, ST_CRITICAL, "unused for %lld days: Google "
-			    "drops refresh tokens unused for 6 months; re-authorize",
-			    idle / DAY);
-		else if (idle > 150 * DAY)
-			add_warning(r, ST_WARNING, "unused for %lld days: Google "
-			    "drops it at 6 months; run sasl-oauth2 refresh", idle / DAY);
-	} else if (strncmp(provider, "microsoft", 9) == 0) {
-		if (idle > 90 * DAY)
-			add_warning(r, ST_CRITICAL, "unused for %lld days: Microsoft "
-			    "refresh tokens die after 90 days without use "
-			    "(AADSTS700082); re-authorize", idle / DAY);
-		else if (idle > 60 * DAY) {
-			sao_fmt_time(last_used + 90 * DAY, when, sizeof(when));
-			add_warning(r, ST_WARNING, "unused for %lld days: Microsoft "
-			    "refresh tokens die after 90 days without use (%s); run "
-			    "sasl-oauth2 refresh (weekly, from a timer)",
-			    idle / DAY, when);
-		}
-	}
+	add_warning(ctx, level == SAO_LT_CRITICAL ? ST_CRITICAL : ST_WARNING,
+	    "%s", msg);
 }
 
 /*
@@ -292,7 +225,7 @@ status_one(struct report *r, const char *path, const struct oa2_config *cfg,
 	struct oa2_error err;
 	struct stat st;
 	const char *provider, *ep;
-	long long authorized, refreshed, last_used;
+	long long authorized, refreshed;
 	int	app_only, sa;
 	time_t now;
 
@@ -328,7 +261,7 @@ status_one(struct report *r, const char *path, const struct oa2_config *cfg,
 	}
 	now = time(NULL);
 	oa2_settings_resolve(&set, &tok, cfg);
-	provider = provider_of(&set);
+	provider = sao_provider_of(&set);
 	ep = set.token_endpoint;
 	if (provider != NULL)
 		json_object_set_new(r->obj, "provider", json_string(provider));
@@ -361,14 +294,13 @@ status_one(struct report *r, const char *path, const struct oa2_config *cfg,
 	json_object_set_new(r->obj, "access_token_valid",
 	    json_boolean(oa2_token_fresh(&tok, 0, now)));
 	set_time(r->obj, "access_token_expires_at", tok.expiry);
-	authorized = jtime(&tok, OA2_S_AUTHORIZED_AT);
-	refreshed = jtime(&tok, OA2_S_REFRESHED_AT);
-	last_used = refreshed > (long long)st.st_mtime ? refreshed :
-	    (long long)st.st_mtime;
+	authorized = sao_token_time(&tok, OA2_S_AUTHORIZED_AT);
+	refreshed = sao_token_time(&tok, OA2_S_REFRESHED_AT);
 	set_time(r->obj, "authorized_at", authorized);
 	set_time(r->obj, "refreshed_at", refreshed);
 	if (!app_only)
-		set_time(r->obj, "refresh_token_last_used", last_used);
+		set_time(r->obj, "refresh_token_last_used",
+		    sao_last_used(&tok, &st));
 	{
 		char mode[8];
 		struct passwd *pw = getpwuid(st.st_uid);
@@ -380,8 +312,7 @@ status_one(struct report *r, const char *path, const struct oa2_config *cfg,
 		if (pw != NULL)
 			json_object_set_new(r->obj, "owner", json_string(pw->pw_name));
 	}
-	if (!app_only)
-		lifetime_checks(r, provider, authorized, last_used, now);
+	sao_lifetime_checks(&set, &tok, &st, now, lifetime_warning, r);
 	check_access(r, path, &st, for_user);
 	oa2_token_free(&tok);
 }

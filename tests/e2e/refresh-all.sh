@@ -9,8 +9,10 @@
 # "refresh" gives it), one bad file not stopping the others, as root files of
 # three owners refreshed as their owners (no root-owned file left behind),
 # stale temporary files cleaned, the progress line on a terminal only,
-# connection reuse (TLS handshakes counted at the server: one per job), and
-# the systemd timer's script running it.  TAP.
+# connection reuse (TLS handshakes counted at the server: one per job), the
+# warnings status gives (Google's Testing expiry, Microsoft's 90 idle days)
+# in the text, --json and the timer's journal lines, and the systemd timer's
+# script running it.  TAP.
 . "$(dirname "$0")/../lib/tool-common.bash"
 require_tool
 export AT_TTL=3600
@@ -149,6 +151,53 @@ rc=$?
 ok $([[ $rc -eq 75 ]]; echo $?) "only a temporary failure: exit 75 (got $rc)"
 like_out '1 files: 0 refreshed, 0 fresh, 0 failed, 1 failed for now'; ok $? "summary: 1 failed for now"
 
+# ---- what status warns of, in refresh-all's output too (lifetime.c)
+# A Google file 6 days after consent (if the app is in Testing it dies on
+# day 7), owned by nobody so its warning comes back from the owner's
+# process; a healthy file; a Microsoft file whose refreshes keep failing
+# for now, last used 70 days ago (dies at 90 days unused).
+L=$WORK/life
+mkdir -p "$L/nobody" && chown nobody: "$L/nobody" && chmod 0700 "$L/nobody"
+mkfile "$L/nobody/testing.json"
+jq --arg t "$(( $(date +%s) - 6 * 86400 - 7200 ))" '.provider = "google" | .authorized_at = $t' \
+	"$L/nobody/testing.json" >"$WORK/t" && cat "$WORK/t" >"$L/nobody/testing.json"
+chown nobody: "$L/nobody/testing.json"
+mkfile "$L/healthy.json"
+jq --arg t "$(date +%s)" '.provider = "google" | .authorized_at = $t' "$L/healthy.json" >"$WORK/t" &&
+	cat "$WORK/t" >"$L/healthy.json"
+ra -f --json "$L/nobody" "$L/healthy.json"
+rc=$?
+ok $([[ $rc -eq 0 ]]; echo $?) "a file near Google's Testing expiry and a healthy one, both refreshed: exit 0, a warning changes no exit status (got $rc)"
+jq -e --arg f "$L/nobody/testing.json" '.files[] | select(.file == $f) | .result == "refreshed" and (.warnings | length) == 1 and (.warnings[0] | test("Testing") and test("Publish app")) and (has("critical") | not)' "$WORK/out" >/dev/null
+ok $? "--json: the Testing file's warning (7 days after consent, Publish app), from the owner's process"
+jq -e --arg f "$L/healthy.json" '.files[] | select(.file == $f) | .result == "refreshed" and (has("warnings") or has("critical") | not)' "$WORK/out" >/dev/null
+ok $? "--json: the healthy file has no warning"
+jq -e '.summary.warned == 1 and .summary.exit == 0' "$WORK/out" >/dev/null
+ok $? "--json: summary warned 1, exit 0"
+"$TOOL" status --json "$L/nobody/testing.json" >"$WORK/st.json" 2>/dev/null
+ok $([[ -n "$(jq -r '.[0].warnings[0] // empty' "$WORK/st.json")" && "$(jq -r '.[0].warnings[0]' "$WORK/st.json")" == "$(jq -r --arg f "$L/nobody/testing.json" '.files[] | select(.file == $f) | .warnings[0]' "$WORK/out")" ]]; echo $?) "the same words as status gives for the file"
+ra -f --syslog-prefix "$L/nobody" "$L/healthy.json"
+rc=$?
+ok $([[ $rc -eq 0 && $(grep -c "^<4>sasl-oauth2: $L/nobody/testing.json: warning: if the Google Cloud project's OAuth app is External and in Testing" "$WORK/err") -eq 1 ]]; echo $?) "text: one line at priority warning (<4>) for the file, naming it (exit $rc)"
+ok $([[ $(grep -c warning "$WORK/err") -eq 1 ]] && ! grep -q healthy "$WORK/err"; echo $?) "no line for the healthy file"
+grep -q '^<4>sasl-oauth2 refresh-all: 2 files: 2 refreshed, 0 fresh, 0 failed, 0 failed for now, 1 with warnings (' "$WORK/out"
+ok $? "the summary counts it (1 with warnings) at priority warning ($(cat "$WORK/out"))"
+ra -f -q "$L/nobody" "$L/healthy.json"
+ok $([[ $? -eq 0 && ! -s "$WORK/out" && ! -s "$WORK/err" ]]; echo $?) "-q: no warning line either"
+mkfile "$L/ms.json"
+jq '.provider = "microsoft" | .token_endpoint = "https://127.0.0.1:9/token" | del(.refreshed_at)' "$L/ms.json" >"$WORK/t" &&
+	cat "$WORK/t" >"$L/ms.json"
+touch -d '-70 days' "$L/ms.json"
+ra -f --json "$L/ms.json"
+rc=$?
+jq -e '.files[0] | .result == "tempfail" and (.warnings[0] | test("unused for 70 days: Microsoft refresh tokens die after 90 days"))' "$WORK/out" >/dev/null
+ok $([[ $? -eq 0 && $rc -eq 75 ]]; echo $?) "a Microsoft file that keeps failing for now, last used 70 days ago: tempfail (75, got $rc) and the 90-day warning"
+touch -d '-100 days' "$L/ms.json"
+ra -f --syslog-prefix "$L/ms.json"
+grep -q "^<3>sasl-oauth2: $L/ms.json: critical: unused for 100 days: .*AADSTS700082" "$WORK/err"
+ok $? "100 days unused: the line is critical (<3>), as status's"
+diag "$WORK/err"
+
 # ---- -v and -q
 ra -f -v "$D"
 ok $([[ $(grep -c ': refreshed, valid until ' "$WORK/err") -eq 4 ]]; echo $?) "-v: one line per refreshed file"
@@ -204,5 +253,9 @@ ok $? "contrib/refresh-token-files: exit 0"
 ok $([[ $(( $(rt_ok) - r0 )) -eq 5 ]] && grep -q 'refresh-all: 5 files: 5 refreshed' "$WORK/timer.out"; echo $?) "it refreshes the 4 files of TOKEN_DIRS and the one of TOKEN_FILES through refresh-all"
 ok $([[ $(grep -c '^<6>.*\.json: refreshed, valid until' "$WORK/timer.out") -eq 5 ]]; echo $?) "it logs each refreshed file at priority info (<6>), for the journal"
 diag "$WORK/timer.out"
+TOKEN_DIRS="$L/nobody" TOKEN_FILES="$L/healthy.json" SASL_OAUTH2=$TOOL \
+	sh "$top/contrib/refresh-token-files" >"$WORK/timer.out" 2>&1
+ok $([[ $? -eq 0 ]] && grep -q "^<4>sasl-oauth2: $L/nobody/testing.json: warning: .*Testing" "$WORK/timer.out" &&
+	[[ $(grep -c '^<4>' "$WORK/timer.out") -eq 2 ]]; echo $?) "the timer's script: the Testing warning reaches the journal at priority warning, the summary too, exit 0"
 
 done_testing
