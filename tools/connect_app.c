@@ -32,8 +32,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <getopt.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,27 +161,6 @@ write_file(const struct ca *a, struct oa2_error *err)
 	return sao_token_write(&tok, m, sizeof(m) / sizeof(m[0]), a->file, err);
 }
 
-/* become - drop to the owner's uid and groups (the child that verifies) */
-static int
-become(const char *spec)
-{
-	char	user[256];
-	const char *colon = strchr(spec, ':');
-	struct passwd *pw;
-	struct group *gr;
-	gid_t	gid;
-
-	snprintf(user, sizeof(user), "%.*s",
-	    (int)(colon ? (size_t)(colon - spec) : strlen(spec)), spec);
-	if ((pw = getpwnam(user)) == NULL)
-		return -1;
-	gid = pw->pw_gid;
-	if (colon != NULL && colon[1] && (gr = getgrnam(colon + 1)) != NULL)
-		gid = gr->gr_gid;
-	return initgroups(pw->pw_name, gid) < 0 || setgid(gid) < 0 ||
-	    setuid(pw->pw_uid) < 0 ? -1 : 0;
-}
-
 /* verify - mint one access token the plugin's way; the exit code */
 static int
 verify(const struct ca *a, const struct oa2_config *cfg)
@@ -213,26 +190,42 @@ verify(const struct ca *a, const struct oa2_config *cfg)
 	return EX_OK;
 }
 
+struct verify_args {
+	const struct ca *a;
+	const struct oa2_config *cfg;
+};
+
+/* verify_child - verify() in the child that became --owner */
+static int
+verify_child(void *arg, const char *why)
+{
+	const struct verify_args *v = arg;
+
+	if (why != NULL) {
+		sao_warn("--owner %s: cannot become that user to check the "
+		    "file as the mail system will", v->a->owner);
+		return EX_NOPERM;
+	}
+	return verify(v->a, v->cfg);
+}
+
 /* verify_as_owner - verify() in a child running as --owner */
 static int
 verify_as_owner(const struct ca *a, const struct oa2_config *cfg)
 {
+	struct verify_args v = {a, cfg};
+	char	user[256];
+	uid_t	uid;
+	gid_t	gid;
 	pid_t	pid;
 	int	status;
 
-	fflush(NULL);
-	if ((pid = fork()) < 0)
+	if (sao_owner_spec(a->owner, user, sizeof(user), &uid, &gid) < 0)
+		return EX_NOPERM;
+	if ((pid = sao_fork_as(user, uid, gid, verify_child, &v)) < 0)
 		sao_die(EX_OSERR, "fork: %m");
-	if (pid == 0) {
-		if (become(a->owner) < 0) {
-			sao_warn("--owner %s: cannot become that user to check the "
-			    "file as the mail system will", a->owner);
-			_exit(EX_NOPERM);
-		}
-		_exit(verify(a, cfg));
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		;
+	if (sao_wait(pid, &status) < 0)
+		return EX_SOFTWARE;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : EX_SOFTWARE;
 }
 

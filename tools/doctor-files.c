@@ -62,6 +62,7 @@
 #include "oa2_settings.h"
 #include "oa2_tokfile.h"
 #include "doctor.h"
+#include "sao.h"
 
 #ifndef SAO_SASL_PLUGINDIR
 #define SAO_SASL_PLUGINDIR "/usr/lib/sasl2"
@@ -249,10 +250,27 @@ doc_check_plugins(struct doc *d)
 
 /* ------------------------------------------------------------ as the user */
 
+struct access_args {
+	const char *path;
+	int	mode;
+};
+
+/* access_child - access() in the child that became mail_owner: 0 or errno; 255 if it could not */
+static int
+access_child(void *arg, const char *why)
+{
+	const struct access_args *a = arg;
+
+	if (why != NULL)
+		return 255;
+	return access(a->path, a->mode) == 0 ? 0 : errno & 0x7f;
+}
+
 /* as_owner - access(path, mode) as mail_owner (a child drops to it); 0 or errno */
 static int
 as_owner(const struct doc *d, const char *path, int mode)
 {
+	struct access_args a = {path, mode};
 	int status, e;
 	pid_t pid;
 
@@ -267,18 +285,9 @@ as_owner(const struct doc *d, const char *path, int mode)
 		    st.st_gid == d->gid ? (st.st_mode >> 3) & 7 : st.st_mode & 7;
 		return (bits & mode) == mode ? 0 : EACCES;
 	}
-	fflush(stdout);
-	if ((pid = fork()) == 0) {
-		if (initgroups(d->owner, d->gid) < 0 || setgid(d->gid) < 0 ||
-		    setuid(d->uid) < 0)
-			_exit(255);
-		_exit(access(path, mode) == 0 ? 0 : errno & 0x7f);
-	}
-	if (pid < 0)
+	if ((pid = sao_fork_as(d->owner, d->uid, d->gid, access_child, &a)) < 0 ||
+	    sao_wait(pid, &status) < 0)
 		return errno;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return errno;
 	e = WIFEXITED(status) ? WEXITSTATUS(status) : EPERM;
 	return e == 255 ? EPERM : e;
 }

@@ -213,6 +213,26 @@ as_self:
 	return EX_OK;
 }
 
+struct check_args {
+	struct sao_mailsys *ms;
+	void	(*check)(struct sao_mailsys *, const void *);
+	const void *arg;
+};
+
+/* check_child - the check in the child that became ms->user: the count; 101 if it could not */
+static int
+check_child(void *arg, const char *why)
+{
+	const struct check_args *c = arg;
+
+	if (why != NULL)
+		return 101;
+	c->ms->problems = 0;
+	c->check(c->ms, c->arg);
+	fflush(stderr);
+	return c->ms->problems > 100 ? 100 : c->ms->problems;
+}
+
 /*
  * as_user - run check(ms, arg) in a child that is ms->user; its problems
  * come back as its exit status (the count, at most 100); -1 when we cannot
@@ -222,27 +242,15 @@ static int
 as_user(struct sao_mailsys *ms, void (*check)(struct sao_mailsys *, const void *),
     const void *arg)
 {
+	struct check_args c = {ms, check, arg};
 	int	status;
 	pid_t	pid;
 
 	if (ms->uid != (unsigned)geteuid() && geteuid() != 0)
 		return -1;
-	fflush(stderr);
-	if ((pid = fork()) < 0)
+	if ((pid = sao_fork_as(ms->user, (uid_t)ms->uid, (gid_t)ms->gid,
+	    check_child, &c)) < 0 || sao_wait(pid, &status) < 0)
 		return -1;
-	if (pid == 0) {
-		if (ms->uid != (unsigned)geteuid() &&
-		    (initgroups(ms->user, (gid_t)ms->gid) < 0 ||
-		    setgid((gid_t)ms->gid) < 0 || setuid((uid_t)ms->uid) < 0 ||
-		    setuid(0) == 0))
-			_exit(101);
-		ms->problems = 0;
-		check(ms, arg);
-		fflush(stderr);
-		_exit(ms->problems > 100 ? 100 : ms->problems);
-	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) > 100)
 		return -1;
 	ms->problems += WEXITSTATUS(status);

@@ -510,23 +510,42 @@ clean1(char *s)
 			*s = ' ';
 }
 
-/* become - drop root for uid:gid (the owner's groups when the user exists) */
-static int
-become(uid_t uid, gid_t gid, char *why, size_t size)
-{
-	struct passwd *pw = getpwuid(uid);
+struct owner_args {
+	struct run *r;
+	size_t	*todo, ntodo;
+	int	rfd, fd;			/* the pipe's ends: read, write */
+};
 
-	if ((pw != NULL ? initgroups(pw->pw_name, gid) : setgroups(0, NULL)) < 0 ||
-	    setgid(gid) < 0 || setuid(uid) < 0) {
-		snprintf(why, size, "cannot become uid %ld gid %ld: %s",
-		    (long)uid, (long)gid, strerror(errno));
-		return -1;
+/* owner_child - in the child that became the owner: refresh, report on fd */
+static int
+owner_child(void *arg, const char *why)
+{
+	const struct owner_args *o = arg;
+	struct run *r = o->r;
+	size_t	i;
+	FILE	*f;
+
+	close(o->rfd);
+	if (why != NULL) {
+		dprintf(o->fd, "E\t%s\n", why);
+		return EX_OSERR;
 	}
-	if (setuid(0) == 0) {
-		snprintf(why, size, "uid %ld could become root again", (long)uid);
-		return -1;
+	run_pool(r, o->todo, o->ntodo);
+	if ((f = fdopen(o->fd, "w")) == NULL)
+		return EX_OSERR;
+	for (i = 0; i < o->ntodo; i++) {
+		struct item *it = &r->items[o->todo[i]];
+		char	*w = it->warn ? json_dumps(it->warn, JSON_COMPACT) : NULL;
+
+		clean1(it->msg);
+		clean1(it->code);
+		/* JSON escapes every tab and newline in a string. */
+		fprintf(f, "%zu\t%d\t%d\t%d\t%lld\t%s\t%s\t%s\n", o->todo[i],
+		    (int)it->result, it->ex, it->rotated, it->expires_at,
+		    it->code[0] ? it->code : "-", w ? w : "-", it->msg);
+		free(w);
 	}
-	return 0;
+	return fclose(f) == 0 ? 0 : EX_IOERR;	/* _exit() status */
 }
 
 /*
@@ -536,43 +555,26 @@ become(uid_t uid, gid_t gid, char *why, size_t size)
 static void
 as_owner(struct run *r, size_t *todo, size_t ntodo, uid_t uid, gid_t gid)
 {
+	struct owner_args o = {r, todo, ntodo, -1, -1};
 	char	*line = NULL, why[256] = "";
 	size_t	cap = 0, i, idx;
 	int	pfd[2], status;
 	FILE	*f;
 	pid_t	pid;
 
-	fflush(stdout);
-	fflush(stderr);
-	if (pipe(pfd) < 0 || (pid = fork()) < 0) {
+	if (pipe(pfd) < 0)
+		pfd[0] = pfd[1] = -1;
+	o.rfd = pfd[0];
+	o.fd = pfd[1];
+	if (pfd[0] < 0 ||
+	    (pid = sao_fork_as(NULL, uid, gid, owner_child, &o)) < 0) {
 		snprintf(why, sizeof(why), "cannot start a process for uid %ld: %s",
 		    (long)uid, strerror(errno));
+		if (pfd[0] >= 0) {
+			close(pfd[0]);
+			close(pfd[1]);
+		}
 		goto fail;
-	}
-	if (pid == 0) {
-		close(pfd[0]);
-		if (become(uid, gid, why, sizeof(why)) < 0) {
-			dprintf(pfd[1], "E\t%s\n", why);
-			_exit(EX_OSERR);
-		}
-		run_pool(r, todo, ntodo);
-		if ((f = fdopen(pfd[1], "w")) == NULL)
-			_exit(EX_OSERR);
-		for (i = 0; i < ntodo; i++) {
-			struct item *it = &r->items[todo[i]];
-
-			char	*w = it->warn ? json_dumps(it->warn,
-			    JSON_COMPACT) : NULL;
-
-			clean1(it->msg);
-			clean1(it->code);
-			/* JSON escapes every tab and newline in a string. */
-			fprintf(f, "%zu\t%d\t%d\t%d\t%lld\t%s\t%s\t%s\n", todo[i],
-			    (int)it->result, it->ex, it->rotated, it->expires_at,
-			    it->code[0] ? it->code : "-", w ? w : "-", it->msg);
-			free(w);
-		}
-		_exit(fclose(f) == 0 ? 0 : EX_IOERR);
 	}
 	close(pfd[1]);
 	if ((f = fdopen(pfd[0], "r")) == NULL) {
@@ -613,8 +615,9 @@ as_owner(struct run *r, size_t *todo, size_t ntodo, uid_t uid, gid_t gid)
 		fclose(f);
 	}
 	free(line);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	if (sao_wait(pid, &status) < 0 && !why[0])
+		snprintf(why, sizeof(why), "cannot wait for the process of uid "
+		    "%ld: %s", (long)uid, strerror(errno));
 	if (!why[0] && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
 		snprintf(why, sizeof(why), "the process refreshing the files of "
 		    "uid %ld ended abnormally (%s %d)", (long)uid,

@@ -10,6 +10,7 @@
 #ifndef SAO_H
 #define SAO_H
 
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <time.h>
@@ -82,8 +83,29 @@ struct sao_member {
  * to path (0600, atomically) and free tok, whatever happens */
 enum oa2_status sao_token_write(struct oa2_token *tok, const struct sao_member *m,
     size_t n, const char *path, struct oa2_error *err);
+/* sao_owner_spec - "user[:group]" (--owner): the user's name, uid and gid; 0 ok, -1 (message printed) */
+int sao_owner_spec(const char *spec, char *user, size_t size, uid_t *uid,
+    gid_t *gid);
 /* sao_chown_spec - chown path to "user[:group]"; 0 ok, -1 (message printed) */
 int sao_chown_spec(const char *path, const char *spec);
+/* Other users (util.c): the checks and refreshes done as the mail system's user. */
+/*
+ * sao_become - drop root for uid:gid with the groups of user (NULL: of
+ * uid's name; no supplementary group when it has none), and make sure
+ * root cannot come back; a process that is uid already (not root) stays
+ * as it is.  0, or -1 with the reason in why
+ */
+int sao_become(const char *user, uid_t uid, gid_t gid, char *why, size_t size);
+/*
+ * sao_fork_as - a child that becomes uid:gid (sao_become()) and _exits with
+ * fn(arg, why): why is NULL, or why it could not become them (fn reports
+ * that its own way).  stdio is flushed first.  The pid, or -1 (errno)
+ */
+pid_t sao_fork_as(const char *user, uid_t uid, gid_t gid,
+    int (*fn)(void *arg, const char *why), void *arg);
+/* sao_wait - waitpid(pid) past EINTR: 0 with *status, or -1 (errno) */
+int sao_wait(pid_t pid, int *status);
+
 /* sao_load_config - load the global configuration (missing file is fine) */
 int sao_load_config(struct oa2_config *cfg);
 

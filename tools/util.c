@@ -6,8 +6,9 @@
  *	helpers of the sasl-oauth2 command
  * DESCRIPTION
  *	Messages and exit codes, secrets read from files, standard input or
- *	the terminal (never argv), time formatting, and small token-file
- *	edits under the file's lock.
+ *	the terminal (never argv), time formatting, small token-file
+ *	edits under the file's lock, and the child processes that run as
+ *	another user (the mail system's).
  * SECURITY
  *	Secrets read here live in memory the caller wipes with
  *	oa2_free_secret(); the line buffers are wiped before they are freed.
@@ -20,6 +21,7 @@
 /* System library. */
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -383,34 +385,91 @@ sao_token_write(struct oa2_token *tok, const struct sao_member *m, size_t n,
 }
 
 int
-sao_chown_spec(const char *path, const char *spec)
+sao_owner_spec(const char *spec, char *user, size_t size, uid_t *uid,
+    gid_t *gid)
 {
-	char user[256];
 	const char *colon = strchr(spec, ':');
 	struct passwd *pw;
 	struct group *gr;
-	uid_t uid;
-	gid_t gid;
 
-	snprintf(user, sizeof(user), "%.*s",
+	snprintf(user, size, "%.*s",
 	    (int)(colon ? (size_t)(colon - spec) : strlen(spec)), spec);
 	if ((pw = getpwnam(user)) == NULL) {
 		sao_warn("--owner %s: no such user", user);
 		return -1;
 	}
-	uid = pw->pw_uid;
-	gid = pw->pw_gid;
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
 	if (colon != NULL && colon[1]) {
 		if ((gr = getgrnam(colon + 1)) == NULL) {
 			sao_warn("--owner %s: no such group", colon + 1);
 			return -1;
 		}
-		gid = gr->gr_gid;
+		*gid = gr->gr_gid;
 	}
+	return 0;
+}
+
+int
+sao_chown_spec(const char *path, const char *spec)
+{
+	char user[256];
+	uid_t uid;
+	gid_t gid;
+
+	if (sao_owner_spec(spec, user, sizeof(user), &uid, &gid) < 0)
+		return -1;
 	if (lchown(path, uid, gid) < 0) {
 		sao_warn("%s: cannot chown to %s: %s", path, spec, strerror(errno));
 		return -1;
 	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ other users */
+
+int
+sao_become(const char *user, uid_t uid, gid_t gid, char *why, size_t size)
+{
+	struct passwd *pw;
+
+	if (uid == geteuid() && uid != 0)
+		return 0;			/* not root: nothing to drop */
+	if (user == NULL && (pw = getpwuid(uid)) != NULL)
+		user = pw->pw_name;
+	if ((user != NULL ? initgroups(user, gid) : setgroups(0, NULL)) < 0 ||
+	    setgid(gid) < 0 || setuid(uid) < 0) {
+		snprintf(why, size, "cannot become uid %ld gid %ld: %s",
+		    (long)uid, (long)gid, strerror(errno));
+		return -1;
+	}
+	if (uid != 0 && setuid(0) == 0) {
+		snprintf(why, size, "uid %ld could become root again", (long)uid);
+		return -1;
+	}
+	return 0;
+}
+
+pid_t
+sao_fork_as(const char *user, uid_t uid, gid_t gid,
+    int (*fn)(void *arg, const char *why), void *arg)
+{
+	char	why[256];
+	pid_t	pid;
+
+	fflush(NULL);
+	if ((pid = fork()) == 0)
+		_exit(fn(arg, sao_become(user, uid, gid, why, sizeof(why)) < 0 ?
+		    why : NULL));
+	return pid;
+}
+
+int
+sao_wait(pid_t pid, int *status)
+{
+	while (waitpid(pid, status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
 	return 0;
 }
 
