@@ -460,6 +460,11 @@ if have_tool && [ -f "$TOKEN" ]; then
 	chown postfix:postfix "$Q/oauth2/dead.json"
 	chmod 600 "$Q/oauth2/dead.json"
 	jq '.expiry = "1"' "$Q/oauth2/dead.json" >"$T/edit.json" && cat "$T/edit.json" >"$Q/oauth2/dead.json"
+	# What status warns of reaches the journal too: the account's file as
+	# a Google app's in Testing, 6 days after consent (dies on day 7).
+	auth0=$(jq -c '.authorized_at' "$TOKEN")
+	jq --arg t "$(( $(date +%s) - 6 * 86400 - 7200 ))" '.provider = "google" | .authorized_at = $t' \
+		"$TOKEN" >"$T/edit.json" && cat "$T/edit.json" >"$TOKEN"
 	: >"$T/journal/sasl-oauth2-refresh.service"
 	systemctl start sasl-oauth2-refresh.service >"$T/log/refresh-fail.out" 2>&1
 	rc=$?
@@ -467,12 +472,19 @@ if have_tool && [ -f "$TOKEN" ]; then
 	j=$(cat "$T/journal/sasl-oauth2-refresh.service")
 	like "$j" "^<3>.*dead\.json.*invalid_grant" "the journal gets an error (priority 3) naming the file and invalid_grant"
 	like "$j" "^<6>.*$TEST_USER\.json: refreshed" "the other token file is refreshed all the same"
+	like "$j" "^<4>sasl-oauth2: [^ ]*/$TEST_USER\.json: warning: .*External and in Testing.*dies 7 days after consent" \
+		"the journal gets status's warning (priority 4) for the file 6 days after a Testing app's consent"
+	is "$(grep -c ': warning: ' <<<"$j")" "1" "one warning line, none for the other file"
+	jq --argjson t "$auth0" 'del(.provider) | .authorized_at = $t' "$TOKEN" >"$T/edit.json" &&
+		cat "$T/edit.json" >"$TOKEN"
 	rm -f "$Q/oauth2/dead.json"
 elif ! have_tool; then
 	skip "the refresh service logged the refresh at priority info" "$TOOL is not built"
 	skip "a dead refresh token: the service fails" "$TOOL is not built"
 	skip "the journal gets an error (priority 3) naming the file and invalid_grant" "$TOOL is not built"
 	skip "the other token file is refreshed all the same" "$TOOL is not built"
+	skip "the journal gets status's warning (priority 4) for the file 6 days after a Testing app's consent" "$TOOL is not built"
+	skip "one warning line, none for the other file" "$TOOL is not built"
 else
 	_tap 1 "the refresh service: no token file to work with"
 fi
