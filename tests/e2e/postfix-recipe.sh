@@ -55,14 +55,7 @@ if [ "$(id -u)" != 0 ]; then
 	exit 0
 fi
 # Into a private mount namespace (see above), once.
-if [ -z "${OA2_RECIPE_NS:-}" ]; then
-	if unshare --mount --propagation private true 2>/dev/null; then
-		OA2_RECIPE_NS=1 exec unshare --mount --propagation private -- bash "$0" "$@"
-	fi
-	echo "not ok 1 - a private mount namespace: unshare --mount failed (needs CAP_SYS_ADMIN)"
-	echo "1..1"
-	exit 1
-fi
+in_mount_namespace "$0" "$@"
 
 T=$(mktemp -d /tmp/oa2-recipe.XXXXXX)
 chmod 755 "$T"
@@ -98,9 +91,7 @@ _tap 0 "the loopback stack starts (oidc-provider, Dovecot, Postfix pf-in)"
 
 # --- the system CA bundle, as seen in this namespace: + the test CA ----------
 BUNDLE=/etc/ssl/certs/ca-certificates.crt
-cat "$BUNDLE" "$CA_FILE" >"$T/ca-bundle.crt"
-chmod 644 "$T/ca-bundle.crt"
-if mount --bind "$T/ca-bundle.crt" "$BUNDLE" && grep -qF "$(sed -n 2p "$CA_FILE")" "$BUNDLE"; then
+if bind_ca_bundle "$CA_FILE" "$T"; then
 	_tap 0 "in this mount namespace, $BUNDLE also holds the stack's test CA"
 else
 	_tap 1 "in this mount namespace, $BUNDLE also holds the stack's test CA"

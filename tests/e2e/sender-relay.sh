@@ -21,6 +21,8 @@
 # Every mail must be delivered, none deferred; Dovecot's log must show each
 # relayed as its own sender (submission(USER) ... from=<USER>), as many per
 # sender as it sent (2..6: a mix-up of two accounts changes the counts).
+# The rounds and log checks are tests/lib/sender-relay.bash's (shared with
+# sender-relay-app.sh, the app-only variant).
 # Env: BUILD, PORT_OFFSET (default 22000), KEEP=1 keeps the run directory.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -40,29 +42,9 @@ if [ "$(id -u)" != 0 ]; then
 	echo "1..0 # SKIP needs root (Postfix and Dovecot instances)"
 	exit 0
 fi
-T=$(mktemp -d /tmp/oa2-sender.XXXXXX)
-chmod 755 "$T"
-mkdir -p "$T/plugin" "$T/steps" "$T/run"
-cp "$BUILD/plugin/.libs/libsasl-oauth2.so" "$T/plugin/"
-
-cleanup() {
-	bash "$top/tests/stack/stack.sh" stop "$T/stack" >/dev/null 2>&1
-	[ -n "${KEEP:-}" ] && echo "# kept $T" || rm -rf "$T"
-}
-trap cleanup EXIT
+. "$here/../lib/sender-relay.bash"
+sr_start sender
 diag() { sed 's/^/# /' "$@" 2>/dev/null | tail -20; }
-
-# No OA2_CONF file: the plugin runs with its defaults.
-if ! AT_TTL=$AT PLUGIN_DIR="$T/plugin" bash "$top/tests/stack/stack.sh" start "$T/stack" \
-	>"$T/stack-start.log" 2>&1; then
-	_tap 1 "the loopback stack starts"
-	diag "$T/stack-start.log"
-	done_testing
-	exit 1
-fi
-_tap 0 "the loopback stack starts (oidc-provider with AT_TTL=$AT, Dovecot submission, chrooted pf-out)"
-. "$T/stack/stack.env"
-export MAIL_CONFIG=$PF_OUT_DIR
 
 # --- the page's steps --------------------------------------------------------
 perl "$top/tests/lib/man-blocks.pl" sender-step "$MAN" "$T/steps" 2>"$T/extract.err"
@@ -102,66 +84,12 @@ for s in "${SENDERS[@]}"; do RT0[$s]=$(jq -r .refresh_token "$PF_OUT_TOKEN_DIR/$
 curl -s --cacert "$CA_FILE" -X POST "$TEST_RESET_STATS_URL" >/dev/null
 
 # --- the rounds ------------------------------------------------------------------
-MAILDIR=$MAILDIR_ROOT/$RCPT/Maildir
-delivered() { find "$MAILDIR/new" -type f 2>/dev/null | wc -l; }
-delivered_ge() { [ "$(delivered)" -ge "$1" ]; }
-# send_round NAME COUNT... - COUNT[i] mails from SENDERS[i], in one SMTP session
-send_round() {
-	local name=$1 i j list=
-	shift
-	for ((i = 0; i < ${#SENDERS[@]}; i++)); do
-		for ((j = 0; j < $1; j++)); do list=$list,${SENDERS[$i]}; done
-		shift
-	done
-	list=${list#,}
-	python3 "$top/bench/inject.py" "$PF_OUT_PORT" "$(tr ',' '\n' <<<"$list" | wc -l)" "sender-relay $name" \
-		"$list" "$RCPT" >/dev/null 2>>"$T/inject.err" || echo "inject failed: round $name" >>"$T/inject.err"
-}
-by_account() { curl -s --cacert "$CA_FILE" "$TEST_STATS_BY_ACCOUNT_URL"; }
-# refreshes ACCOUNT ok|error
-refreshes() { by_account | jq -r --arg a "$1" ".[\$a].$2 // 0"; }
-sum() { local t=0 x; for x in "$@"; do t=$((t + x)); done; echo $t; }
-NA=$(sum "${ROUND_A[@]}") NB=$(sum "${ROUND_B[@]}")
-
-# once_per_lifetime ROUND SECONDS BEFORE... - each account's refreshes since
-# BEFORE (its count then): at least 1, at most 1 + SECONDS / HALF
-once_per_lifetime() {
-	local round=$1 secs=$2 i r bad= all=
-	shift 2
-	for ((i = 0; i < ${#SENDERS[@]}; i++)); do
-		r=$(($(refreshes "${SENDERS[$i]}" ok) - $1))
-		shift
-		all="$all $r"
-		[ "$r" -ge 1 ] && [ "$r" -le $((1 + secs / HALF)) ] || bad="$bad ${SENDERS[$i]}:$r"
-	done
-	is "$bad" "" "round $round ($secs s): each account refreshed once, at most once more per half lifetime (refreshes:$all)"
-}
-
-TA0=$(date +%s)
-send_round A "${ROUND_A[@]}"
-wait_for 60 delivered_ge "$NA"
-TA=$(date +%s)
-is "$(delivered)" "$NA" "round A, token files without an access token: all $NA mails delivered"
-once_per_lifetime A $((TA - TA0)) 0 0 0 0 0
-RA=()
-for s in "${SENDERS[@]}"; do
-	RA+=("$(refreshes "$s" ok)")
-	AT1[$s]=$(jq -r .access_token "$PF_OUT_TOKEN_DIR/$s.json" 2>/dev/null)
-done
-
-# Wait until every access token of round A has expired.
-last=$(for s in "${SENDERS[@]}"; do jq -r '.expiry // 0' "$PF_OUT_TOKEN_DIR/$s.json"; done | sort -n | tail -1)
-wait=$((last + 1 - $(date +%s)))
-[ "$wait" -gt 0 ] && sleep "$wait"
-TB0=$(date +%s)
-send_round B "${ROUND_B[@]}"
-wait_for 60 delivered_ge $((NA + NB))
-TB=$(date +%s)
-is "$(delivered)" "$((NA + NB))" "round B, every access token expired: all $((NA + NB)) mails delivered"
-once_per_lifetime B $((TB - TB0)) "${RA[@]}"
-errs=0
-for s in "${SENDERS[@]}"; do errs=$((errs + $(refreshes "$s" error))); done
-is "$errs" 0 "no refresh request was refused (no refresh token lost or used twice)"
+SR_WHAT=refreshed
+sr_round A "token files without an access token" "${ROUND_A[@]}"
+for s in "${SENDERS[@]}"; do AT1[$s]=$(jq -r .access_token "$PF_OUT_TOKEN_DIR/$s.json" 2>/dev/null); done
+sr_wait_expired
+sr_round B "every access token expired" "${ROUND_B[@]}"
+sr_no_refusal "no refresh request was refused (no refresh token lost or used twice)"
 changed=0
 for s in "${SENDERS[@]}"; do
 	f=$PF_OUT_TOKEN_DIR/$s.json
@@ -171,33 +99,11 @@ done
 is "$changed" "${#SENDERS[@]}" "each token file holds a newer access token than after round A and a rotated refresh token, still postfix's, 0600"
 
 # --- who sent what ------------------------------------------------------------------
-sent=$(grep -c "status=sent .*" "$PF_OUT_LOG")
-is "$(grep -c "relay=127.0.0.1\[127.0.0.1\]:$SUBMISSION_PORT, .*status=sent" "$PF_OUT_LOG")" "$((NA + NB))" \
-	"pf-out relayed all $((NA + NB)) mails to Dovecot's submission service (status=sent; $sent in all)"
-is "$(grep -c 'status=deferred\|status=bounced' "$PF_OUT_LOG")" 0 "pf-out deferred or bounced nothing"
-is "$(grep -c 'SASL authentication failure' "$PF_OUT_LOG")" 0 "pf-out logged no SASL authentication failure"
-relayed=$(grep 'submission(.*Successfully relayed message: from=<' "$DOVECOT_LOG" |
-	sed -n 's/.*submission(\([^)]*\)).*Successfully relayed message: from=<\([^>]*\)>.*/\1 \2/p')
-is "$(printf '%s\n' "$relayed" | grep -c .)" "$((NA + NB))" "Dovecot's submission service relayed $((NA + NB)) mails"
-is "$(printf '%s\n' "$relayed" | awk '$1 != $2' | wc -l)" 0 \
-	"each was relayed in a session logged in as its own envelope sender (submission(USER) ... from=<USER>)"
-want= got=
-for ((i = 0; i < ${#SENDERS[@]}; i++)); do
-	want="$want ${SENDERS[$i]}:$((ROUND_A[i] + ROUND_B[i]))"
-	got="$got ${SENDERS[$i]}:$(grep -c "Login: user=<${SENDERS[$i]}>, method=XOAUTH2" "$DOVECOT_LOG")"
-done
-is "$got" "$want" "Dovecot logged one XOAUTH2 login per mail for each sender (no connection reused across senders)"
+sr_who_sent
 
 # --- no secret in any log ---------------------------------------------------------------
-hits=0
-for s in "${SENDERS[@]}"; do
-	for v in "${AT1[$s]}" "${RT0[$s]}" $(jq -r '.access_token, .refresh_token' "$PF_OUT_TOKEN_DIR/$s.json"); do
-		[ ${#v} -ge 16 ] || continue
-		for f in "$PF_OUT_LOG" "$PF_IN_LOG" "$DOVECOT_LOG" "$IDP_LOG" "$LOG_DIR/idp.out"; do
-			grep -qF -- "$v" "$f" && { hits=$((hits + 1)); echo "# a token of $s in $f"; }
-		done
-	done
-done
-is "$hits" 0 "no access or refresh token in the Postfix, Dovecot or provider logs"
-[ "$TAP_FAILED" = 0 ] || { diag "$T/inject.err"; grep -v 'lost connection\|disconnect\|connect from' "$PF_OUT_LOG" | tail -15 | sed 's/^/# /'; }
+sr_not_in_logs "no access or refresh token in the Postfix, Dovecot or provider logs" \
+	"${AT1[@]}" "${RT0[@]}" $(for s in "${SENDERS[@]}"; do
+		jq -r '.access_token, .refresh_token' "$PF_OUT_TOKEN_DIR/$s.json"; done)
+sr_diag
 done_testing

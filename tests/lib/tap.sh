@@ -5,6 +5,7 @@
 #   like TEXT PATTERN NAME   ok if TEXT matches the extended regex
 #   unlike TEXT PATTERN NAME ok if it does not
 #   done_testing         print the plan; exit 1 if anything failed
+#   (and helpers for the stack and a private mount namespace, below)
 TAP_N=0
 TAP_FAILED=0
 
@@ -75,4 +76,26 @@ start_plugin_stack() {
 	fi
 	_tap 0 "stack starts (oidc-provider, Dovecot, Postfix pf-in and chrooted pf-out)"
 	. "$dir/stack/stack.env"
+}
+
+# in_mount_namespace SCRIPT [ARG...] - run this test script again in a
+# private mount namespace (unshare --mount), once: returns there; prints a
+# failing plan and exits if the namespace cannot be made
+in_mount_namespace() {
+	[ "${OA2_MOUNT_NS:-}" = "$1" ] && return 0
+	if unshare --mount --propagation private true 2>/dev/null; then
+		OA2_MOUNT_NS=$1 exec unshare --mount --propagation private -- bash "$@"
+	fi
+	echo "not ok 1 - a private mount namespace: unshare --mount failed (needs CAP_SYS_ADMIN)"
+	echo "1..1"
+	exit 1
+}
+
+# bind_ca_bundle CA DIR - in this (private) mount namespace, the system CA
+# bundle becomes itself plus the certificate CA (a copy in DIR bind-mounted
+# over it); 1 if it did not take
+bind_ca_bundle() {
+	local bundle=/etc/ssl/certs/ca-certificates.crt
+	cat "$bundle" "$1" >"$2/ca-bundle.crt" && chmod 644 "$2/ca-bundle.crt" &&
+		mount --bind "$2/ca-bundle.crt" "$bundle" && grep -qF "$(sed -n 2p "$1")" "$bundle"
 }

@@ -12,7 +12,7 @@
 //                                          (all) and how many of them resumed a
 //                                          session
 //       POST /__test/reset-stats
-//       GET  /__test/stats-by-account      refresh_token requests per account
+//       GET  /__test/stats-by-account      refresh_token and jwt-bearer requests per account
 //       POST /__test/mint-grants  count=N [client_id=ID] [account_prefix=P]
 //                                          N grants straight through the
 //                                          provider's models (no browser, no
@@ -102,7 +102,9 @@ function safeWord(value, fallback = '-') {
 let stats = {};
 let tls = { handshakes: 0, resumed: 0 };
 // refresh_token requests per account (the account of the refresh token the
-// request presented, when it was found): {"acct": {"ok": N, "error": N}}
+// request presented, when it was found) and jwt-bearer requests per mailbox
+// (the assertion's sub, once its signature checked out):
+// {"acct": {"ok": N, "error": N}}
 let statsByAccount = {};
 
 function countToken(grantType, ok) {
@@ -372,11 +374,11 @@ async function jwtBearerHandler(ctx) {
     throw new errors.CustomOIDCProviderError('invalid_grant', 'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.');
   }
   const sub = typeof claims.sub === 'string' ? claims.sub : '';
+  ctx.state.mailbox = sub;
   // The delegation: the Gmail scope, for mailboxes of the test domain.
   if (!String(claims.scope || '').split(' ').includes(GOOGLE_MAIL_SCOPE) || !sub.endsWith('@example.test')) {
     throw new errors.CustomOIDCProviderError('unauthorized_client', NOT_DELEGATED);
   }
-  ctx.state.mailbox = sub;
   const token = new provider.ClientCredentials({ client: ctx.oidc.client, scope: undefined });
   ctx.oidc.entity('ClientCredentials', token);
   const value = await token.save();
@@ -422,6 +424,8 @@ provider.use(async (ctx, next) => {
     if (grantType === 'refresh_token') {
       const entities = ctx.oidc?.entities || {};
       countAccount(entities.RefreshToken?.accountId || entities.Account?.accountId, ok);
+    } else if (grantType === JWT_BEARER) {
+      countAccount(ctx.state?.mailbox, ok);
     }
     log(`token grant_type=${safeWord(grantType)} client=${safeWord(clientId)} status=${ctx.status}${error}`);
   } else if (path === INTROSPECTION_PATH) {
