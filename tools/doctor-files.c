@@ -31,6 +31,10 @@
  *	outside the chroot is moved in, never copied: the refresh token
  *	rotates, and a copy left behind would be a second, stale grant.
  *
+ *	An app-only token file's credential files are checked by
+ *	doc_check_app_files() (doctor-app.c), with doc_as_owner() and
+ *	doc_check_parents() from here.
+ *
  *	doc_check_chroot_files() checks /etc/resolv.conf and /etc/hosts
  *	inside the chroot (the token endpoint's name is resolved there).
  * LICENSE
@@ -466,6 +470,7 @@ check_token(struct doc *d, const char *path)
 	} else {
 		doc_good(d, "%s is a valid token file", j);
 		check_ca(d, &tok);
+		doc_check_app_files(d, &tok, j);
 	}
 	oa2_token_free(&tok);
 }
@@ -528,4 +533,16 @@ doc_check_chroot_files(struct doc *d)
 			    "endpoint's name cannot be resolved", files[i], j);
 		}
 	}
+}
+
+int
+doc_as_owner(const struct doc *d, const char *path, int mode)
+{
+	return as_owner(d, path, mode);
+}
+
+int
+doc_check_parents(struct doc *d, const char *dir)
+{
+	return check_parents(d, dir);
 }

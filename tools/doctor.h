@@ -63,6 +63,14 @@ void doc_check_tokens(struct doc *d);		/* doctor-files.c */
 void doc_check_chroot_files(struct doc *d);	/* doctor-files.c */
 void doc_check_settings(struct doc *d);		/* doctor-relay.c */
 void doc_check_relays(struct doc *d);		/* doctor-relay.c */
+struct oa2_token;
+/* doc_check_app_files - an app-only token file's key, certificate, service account file (doctor-app.c) */
+void doc_check_app_files(struct doc *d, const struct oa2_token *tok,
+    const char *tokpath);
+/* doc_as_owner - access(path, mode) as mail_owner: 0 or errno (doctor-files.c) */
+int doc_as_owner(const struct doc *d, const char *path, int mode);
+/* doc_check_parents - mail_owner can enter every directory above and at dir; -1 reported (doctor-files.c) */
+int doc_check_parents(struct doc *d, const char *dir);
 
 /* Parsers (doctor-parse.c), pure: no I/O, bounded output. */
 /* doc_map_source - "type:path" of a file-backed map: path into buf, its

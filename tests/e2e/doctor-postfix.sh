@@ -10,7 +10,11 @@
 # Some fixes are run as printed and doctor passes again.  Also: a plugin that
 # crashes while loading does not take doctor down; a configuration file
 # present with the token file missing does not crash it and the output
-# appears through a pipe; exit codes 64 (usage) and 78.  No stack needed.  TAP.
+# appears through a pipe; exit codes 64 (usage) and 78.  App-only token files
+# (client_credentials with a certificate, jwt_bearer with a service account):
+# their key, certificate and service account file inside the chroot, owned by
+# postfix, mode 0600, readable as postfix, and parsed; each broken case named
+# with its field and fix, some fixes run as printed.  No stack needed.  TAP.
 . "$(dirname "$0")/../lib/tool-common.bash"
 require_tool
 command -v postconf >/dev/null || skip_all "no postconf"
@@ -349,6 +353,159 @@ printf '[smtp.example.test]:587 me@example.test:%s/oauth2/tok.json\n' "$S/outsid
 pm "$PF/sasl_passwd"
 passes "smtp without chroot: the token file at its own path passes"
 check "smtp without chroot: says so" has "$WORK/out" '^smtp runs without chroot, as postfix'
+
+# ---- app-only token files: their key, certificate and service account file
+# as the chrooted smtp client opens them (issue 12 item 1)
+AK=$WORK/appkeys
+mkdir -p "$AK"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$AK/app.key" 2>/dev/null
+openssl req -x509 -new -key "$AK/app.key" -sha256 -days 7 -subj "/CN=doctor-app" -out "$AK/app.crt" 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$AK/other.key" 2>/dev/null
+openssl req -x509 -new -key "$AK/other.key" -sha256 -days 7 -subj "/CN=other" -out "$AK/other.crt" 2>/dev/null
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$AK/sa.pem" 2>/dev/null
+jq -n --rawfile k "$AK/sa.pem" '{type: "service_account", client_email: "relay@doctor.iam.example.test",
+	private_key: $k, private_key_id: "doctor-kid", token_uri: "https://oauth2.example.test/token"}' >"$AK/sa.json"
+
+# app_token FILE JSON-EXTRA - an app-only token file owned by postfix, mode 0600
+app_token() {
+	jq -n --argjson x "$2" '{user: "me@example.test", token_endpoint: "https://oauth2.example.test/token",
+		ca_bundle_file: "/etc/ssl/certs/ca.pem"} + $x' >"$1"
+	chown postfix:postfix "$1"
+	chmod 600 "$1"
+}
+
+# fresh_cert - a working setup whose token file is client_credentials with a
+# certificate: the key and certificate inside the chroot, the key postfix's
+fresh_cert() {
+	fresh
+	install -o postfix -g postfix -m 600 "$AK/app.key" "$SP/oauth2/app.key"
+	install -o root -g root -m 644 "$AK/app.crt" "$SP/oauth2/app.crt"
+	app_token "$SP/oauth2/tok.json" '{"grant": "client_credentials", "client_id": "doctor-app",
+		"client_key_file": "/oauth2/app.key", "client_cert_file": "/oauth2/app.crt"}'
+}
+
+# fresh_sa - the same with jwt_bearer and a service account key file
+fresh_sa() {
+	fresh
+	install -o postfix -g postfix -m 600 "$AK/sa.json" "$SP/oauth2/sa.json"
+	app_token "$SP/oauth2/tok.json" '{"grant": "jwt_bearer", "service_account_file": "/oauth2/sa.json"}'
+}
+
+fresh_cert
+passes "app-only (client_credentials, certificate), chrooted: every check passes"
+check "it checks the key as postfix opens it" has "$WORK/out" "^✓ \"client_key_file\" $SP/oauth2/app\.key is there, postfix can read it and no one else"
+check "it reads the key and checks the certificate belongs to it" has "$WORK/out" "^✓ \"client_key_file\" $SP/oauth2/app\.key holds a private key \(ES256; the certificate fits it\)"
+fresh_sa
+passes "app-only (jwt_bearer, service account), chrooted: every check passes"
+check "it reads the service account key" has "$WORK/out" "^✓ \"service_account_file\" $SP/oauth2/sa\.json holds a service account key \(RS256\)"
+
+fresh_cert
+chmod 644 "$SP/oauth2/app.key"
+broken "app key readable by others: named with its field, chmod 600" \
+	"$SP/oauth2/tok\.json \"client_key_file\" $SP/oauth2/app\.key has mode 644: others can read the key" \
+	"^    fix: chmod 600 $SP/oauth2/app\.key\$"
+apply_fix '"client_key_file" .* has mode'
+passes "after the printed chmod: every check passes"
+
+fresh_cert
+chown root:root "$SP/oauth2/app.key"
+broken "app key owned by root: named, chown to postfix" \
+	"\"client_key_file\" $SP/oauth2/app\.key is owned by uid 0, not postfix" \
+	"^    fix: chown postfix:postfix $SP/oauth2/app\.key\$"
+apply_fix '"client_key_file" .* is owned by'
+passes "after the printed chown: every check passes"
+
+fresh_cert
+install -o postfix -g postfix -m 600 "$AK/app.key" "$S/outside/app.key"
+rm -f "$SP/oauth2/app.key"
+app_token "$SP/oauth2/tok.json" "$(jq -n --arg k "$S/outside/app.key" '{grant: "client_credentials", client_id: "doctor-app",
+	client_key_file: $k, client_cert_file: "/oauth2/app.crt"}')"
+broken "app key outside the chroot: the fix moves it in" \
+	"\"client_key_file\" $S/outside/app\.key is not inside the smtp chroot \($SP$S/outside/app\.key\); it exists outside" \
+	"mv $S/outside/app\.key $SP$S/outside/app\.key && chown postfix:postfix $SP$S/outside/app\.key && chmod 600 "
+check "the fix for a key outside the chroot copies nothing" \
+	bash -c "grep -A1 '^✗ .*\"client_key_file\"' '$WORK/out' | sed -n 2p | grep -q '^    fix: ' && ! grep -A1 '^✗ .*\"client_key_file\"' '$WORK/out' | sed -n 2p | grep -Eq '(^|[ &;])(cp|rsync|install|cat|tee) '"
+apply_fix '"client_key_file" .* not inside'
+check "after the printed fix: one copy of the key, inside the chroot" \
+	bash -c "[[ ! -e '$S/outside/app.key' && -f '$SP$S/outside/app.key' ]]"
+passes "after the printed move: every check passes"
+
+fresh_cert
+rm -f "$SP/oauth2/app.key"
+broken "app key missing: install it for postfix, mode 600" \
+	"\"client_key_file\" /oauth2/app\.key is missing in the chroot \($SP/oauth2/app\.key\)" \
+	"^    fix: install -D -o postfix -g postfix -m 600 KEY\.pem $SP/oauth2/app\.key\$"
+
+fresh_cert
+mv "$SP/oauth2/app.key" "$SP/oauth2/real.key"
+ln -s "$SP/oauth2/real.key" "$SP/oauth2/app.key"
+broken "app key a symbolic link: named, the fix puts the file in its place" \
+	"\"client_key_file\" $SP/oauth2/app\.key is a symbolic link" \
+	"^    fix: rm $SP/oauth2/app\.key && mv $SP/oauth2/real\.key $SP/oauth2/app\.key\$"
+apply_fix '"client_key_file" .* symbolic link'
+passes "after the printed fix for the link: every check passes"
+
+fresh_cert
+rm -f "$SP/oauth2/app.key"
+mkdir "$SP/oauth2/app.key"
+broken "app key a directory: not a regular file" \
+	"\"client_key_file\" $SP/oauth2/app\.key is not a regular file" \
+	"install -D -o postfix -g postfix -m 600 KEY\.pem $SP/oauth2/app\.key"
+
+fresh_cert
+mkdir -m 700 "$SP/keys"
+install -o postfix -g postfix -m 600 "$AK/app.key" "$SP/keys/app.key"
+app_token "$SP/oauth2/tok.json" '{"grant": "client_credentials", "client_id": "doctor-app",
+	"client_key_file": "/keys/app.key", "client_cert_file": "/oauth2/app.crt"}'
+broken "app key in a directory postfix cannot enter: named" \
+	"postfix cannot enter $SP/keys\$" "^    fix: chmod o\+x $SP/keys\$"
+apply_fix "postfix cannot enter $SP/keys"
+passes "after the printed chmod of the directory: every check passes"
+
+fresh_cert
+printf 'not a key\n' >"$SP/oauth2/app.key"
+broken "app key that is not a PEM private key: named with its field" \
+	"\"client_key_file\" $SP/oauth2/app\.key: no unencrypted private key in PEM form" \
+	"install -o postfix -g postfix -m 600 KEY\.pem $SP/oauth2/app\.key"
+
+fresh_cert
+install -o root -g root -m 644 "$AK/other.crt" "$SP/oauth2/app.crt"
+broken "certificate of another key: named with its field" \
+	"\"client_cert_file\" $SP/oauth2/app\.crt: the certificate does not belong to the private key" \
+	"install -o postfix -g postfix -m 644 CERT\.pem $SP/oauth2/app\.crt"
+
+fresh_cert
+chmod 600 "$SP/oauth2/app.crt"
+broken "certificate postfix cannot read: chmod 644" \
+	"\"client_cert_file\": postfix cannot read $SP/oauth2/app\.crt" \
+	"^    fix: chmod 644 $SP/oauth2/app\.crt\$"
+apply_fix '"client_cert_file": postfix cannot read'
+passes "after the printed chmod of the certificate: every check passes"
+
+fresh_sa
+jq -n '{type: "authorized_user", client_id: "x", client_secret: "doctor-test-client-secret", refresh_token: "doctor-test-refresh-token"}' >"$SP/oauth2/sa.json"
+broken "service account file that is not a service account key: named" \
+	"\"service_account_file\" $SP/oauth2/sa\.json: \"type\" is not \"service_account\"" \
+	"download a new JSON key \(Google Cloud console > IAM & Admin > Service accounts > the account > Keys > Add key > JSON\), then: install -o postfix -g postfix -m 600 KEY\.json $SP/oauth2/sa\.json"
+
+fresh_sa
+jq '.private_key = "-----BEGIN PRIVATE KEY-----\nbroken\n-----END PRIVATE KEY-----\n"' "$AK/sa.json" >"$SP/oauth2/sa.json"
+broken "service account key whose private key does not parse: named" \
+	"\"service_account_file\" $SP/oauth2/sa\.json: no unencrypted private key in PEM form" \
+	"download a new JSON key"
+
+fresh_sa
+chmod 640 "$SP/oauth2/sa.json"
+broken "service account file readable by the group: chmod 600" \
+	"\"service_account_file\" $SP/oauth2/sa\.json has mode 640" \
+	"^    fix: chmod 600 $SP/oauth2/sa\.json\$"
+
+fresh
+app_token "$SP/oauth2/tok.json" '{"grant": "jwt_bearer"}'
+broken "jwt_bearer naming no credential file: named" \
+	"grant jwt_bearer names no credential file \(\"service_account_file\"\)" "connect-app"
+
+check "no key in any output" bash -c "! grep -q 'PRIVATE KEY\|doctor-test-client-secret' '$WORK/out'"
 
 # ---- command line and unusable configurations
 "$TOOL" doctor >/dev/null 2>&1
