@@ -70,6 +70,8 @@ enum oa2_status oa2_token_save(const struct oa2_token *tok, const char *path,
 extern void (*oa2_token_save_hook)(const char *step);
 /* oa2_token_save_batch - set: saves skip the look for stale temp files */
 extern int oa2_token_save_batch;
+/* oa2_token_is_tmp_name - name (no directory) is a save's temporary file, "<name>.tmp.XXXXXX" */
+int	oa2_token_is_tmp_name(const char *name);
 /* oa2_token_clean_dir - remove the stale temp files of every token file in dir */
 void	oa2_token_clean_dir(const char *dir);
 

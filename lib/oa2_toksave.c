@@ -243,6 +243,13 @@ clean_stale(const char *dir, const char *base)
 	(void) closedir(d);
 }
 
+/* oa2_token_is_tmp_name - "<name>.tmp.XXXXXX": a save's temporary file */
+int
+oa2_token_is_tmp_name(const char *name)
+{
+	return (is_tmp_name(name, NULL));
+}
+
 /* oa2_token_clean_dir - one pass: the stale temp files of every token file in dir */
 void
 oa2_token_clean_dir(const char *dir)

@@ -507,21 +507,6 @@ ends_with(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-/* is_writer_tmp - "<name>.tmp.XXXXXX", the atomic save's temporary file */
-static int
-is_writer_tmp(const char *name)
-{
-	const char *p = strstr(name, ".tmp.");
-
-	if (p == NULL || p == name || strlen(p + 5) != 6)
-		return 0;
-	for (p += 5; *p; p++)
-		if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
-		    !(*p >= '0' && *p <= '9'))
-			return 0;
-	return 1;
-}
-
 /*
  * is_token_file - a JSON object with a "refresh_token" member, or a
  * ".json" file that is not JSON at all (status says what is wrong with
@@ -603,7 +588,7 @@ walk(struct targets *t, const char *dir, int depth)
 			walk(t, path, depth + 1);
 		else if (!S_ISREG(st.st_mode))
 			target_skip(t, path, "not a regular file");
-		else if (is_writer_tmp(name))
+		else if (oa2_token_is_tmp_name(name))
 			target_skip(t, path, "a writer's temporary file");
 		else if (is_token_file(path, why, sizeof(why)))
 			target_add(t, path, NULL);

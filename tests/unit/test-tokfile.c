@@ -1346,6 +1346,31 @@ test_clean_dir(void)
 	is_int(count_tmp("kill.json"), 0, "clean again");
 }
 
+/* test_tmp_name - the temporary files' names, as status and the cleanup see them */
+static void
+test_tmp_name(void)
+{
+	static const struct {
+		const char *name;
+		int	tmp;
+	} c[] = {
+		{"tok.json.tmp.Ab12yZ", 1},	/* what the save makes */
+		{"x.tmp.json.tmp.QWERTY", 1},	/* the last ".tmp." counts */
+		{"a.tmp.000000", 1},
+		{".tmp.ABCDEF", 0},		/* no file name before it */
+		{"tok.json", 0},
+		{"tok.json.tmp.ABCDE", 0},	/* five */
+		{"tok.json.tmp.ABCDEFG", 0},	/* seven */
+		{"tok.json.tmp.ab-cde", 0},	/* not a letter or digit */
+		{"tok.json.tmp.ABCDEF.json", 0},
+		{"tok.json.TMP.ABCDEF", 0},
+	};
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		is_int(oa2_token_is_tmp_name(c[i].name), c[i].tmp,
+		    "oa2_token_is_tmp_name(\"%s\")", c[i].name);
+}
+
 /* test_privileges - unreadable files, owners, unwritable directories */
 static void
 test_privileges(void)
@@ -1809,6 +1834,7 @@ main(void)
 	test_save_halves();
 	test_stale_cleanup();
 	test_clean_dir();
+	test_tmp_name();
 	test_privileges();
 	test_lock_refusals();
 	test_load_fd();
