@@ -54,7 +54,10 @@
  *	window: the token is refreshed when it expires within that many
  *	seconds (sasl-oauth2 refresh-all --within).  opts->conn, when set, is
  *	the connection the request goes through, kept for the next one
- *	(oa2_http(3)).
+ *	(oa2_http(3)).  opts->root, when set (the sasl-oauth2 tool, run
+ *	outside the chroot the file's paths are meant for), is put before the
+ *	absolute paths of the CA bundle or directory and the credential files
+ *	for this request only; the file keeps them as they are.
  *
  *	oa2_mark_stale() sets the expiry of the file's access token to 0 if
  *	the file still holds the token the server refused, so the next
@@ -147,6 +150,41 @@ oa2_token_fresh(const struct oa2_token *tok, long long margin, time_t now)
 {
 	return tok->access_token != NULL && *tok->access_token &&
 	    tok->expiry > (long long)now + margin;
+}
+
+/*
+ * reroot - the settings' file paths as seen from outside a chroot: root
+ * followed by each absolute path (the paths are the chrooted mail system's);
+ * the copies are in held[], which unroot() frees
+ */
+static enum oa2_status
+reroot(struct oa2_settings *s, const char *root, char *held[5],
+    struct oa2_error *err)
+{
+	const char **path[5] = {&s->ca_file, &s->ca_dir, &s->client_key_file,
+	    &s->client_cert_file, &s->service_account_file};
+
+	for (int i = 0; i < 5; i++) {
+		size_t	n;
+
+		held[i] = NULL;
+		if (*path[i] == NULL || **path[i] != '/')
+			continue;
+		n = strlen(root) + strlen(*path[i]) + 1;
+		if ((held[i] = oa2_malloc(n)) == NULL)
+			return oa2_error_set(err, OA2_ERR_NOMEM, "nomem",
+			    "out of memory");
+		snprintf(held[i], n, "%s%s", root, *path[i]);
+		*path[i] = held[i];
+	}
+	return OA2_OK;
+}
+
+static void
+unroot(char *held[5])
+{
+	for (int i = 0; i < 5; i++)
+		oa2_free(held[i]);
 }
 
 /*
@@ -313,7 +351,7 @@ refresh_edit(struct oa2_token *tok, void *arg, struct oa2_error *err)
 	const struct oa2_refresh_opts *o = r->o;
 	struct oa2_settings s;
 	enum oa2_status st;
-	char	num[32];
+	char	num[32], *held[5] = {NULL};
 	int	changed;
 	time_t now;
 
@@ -341,16 +379,23 @@ refresh_edit(struct oa2_token *tok, void *arg, struct oa2_error *err)
 	if (s.grant == OA2_GRANT_REFRESH &&
 	    (st = oa2_settings_require(&s, r->path, err)) != OA2_OK)
 		return st;
+	if (o->root != NULL && (st = reroot(&s, o->root, held, err)) != OA2_OK) {
+		unroot(held);
+		return st;
+	}
 	/*
 	 * The new file is made ready before the request: a directory we
 	 * cannot write fails here, with the grant unused, and what is left
 	 * after the reply is only write and rename.
 	 */
-	if ((st = oa2_token_save_prepare(&r->sv, r->path, err)) != OA2_OK)
+	if ((st = oa2_token_save_prepare(&r->sv, r->path, err)) != OA2_OK) {
+		unroot(held);
 		return st;
+	}
 	hold_signals(r);
 	st = post_refresh(&s, r->path, tok->refresh_token, o, &r->tr, &r->kept,
 	    &r->info->elapsed_ms, err);
+	unroot(held);
 	if (st != OA2_OK) {
 		if (r->tr.refresh_token != NULL)
 			keep_rotated(&r->sv, tok, r->tr.refresh_token, err);

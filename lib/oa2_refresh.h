@@ -42,6 +42,9 @@ struct oa2_refresh_opts {
 					 * of the refresh window) */
 	struct oa2_http_conn *conn;	/* NULL: a connection per request */
 	int by_hand;			/* a command run by hand: nothing retries a failure */
+	const char *root;		/* the tool, outside a chroot: the files the
+					 * settings name (CA, keys) are opened
+					 * under this directory; NULL: as named */
 };
 
 enum oa2_status oa2_access_token(const char *path,

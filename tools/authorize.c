@@ -83,7 +83,10 @@ struct az {
 	const char *scope;
 	const char *user;
 	const char *redirect_uri;
-	const char *ca_file;
+	const char *ca_file;		/* as the tool opens it (outside a chroot) */
+	char *ca_in;			/* as the file records it; owned */
+	char *ca_out;			/* ca_file when made here; owned */
+	struct sao_chroot root;		/* --chroot, or the queue directory of a file under it */
 	const char *owner;
 	const char *file;
 	const char *auth_params[17];	/* NULL-ended */
@@ -569,7 +572,8 @@ prefill_from_file(struct az *a)
 static int
 existing_token_check(const struct az *a, const struct oa2_config *cfg)
 {
-	struct oa2_refresh_opts ro = {.cfg = cfg, .force = 1, .by_hand = 1};
+	struct oa2_refresh_opts ro = {.cfg = cfg, .force = 1, .by_hand = 1,
+	    .root = a->root.dir[0] ? a->root.dir : NULL};
 	struct oa2_refresh_info info;
 	struct oa2_token tok;
 	struct oa2_error err;
@@ -627,7 +631,7 @@ write_token(const struct az *a, const struct oa2_tokresp *tr, const char *user,
 		    a->client.client_auth == OA2_AUTH_BASIC ? "basic" : NULL},
 		{OA2_S_TOKEN_ENDPOINT, generic ? a->token_url : NULL},
 		{OA2_S_SCOPE, tenanted ? a->scope : tr->scope},
-		{OA2_S_CA_BUNDLE_FILE, a->ca_file},
+		{OA2_S_CA_BUNDLE_FILE, a->ca_in},
 		{OA2_S_REVOCATION_ENDPOINT, generic || a->preset->revoke_url == NULL ?
 		    a->revoke_url : NULL},
 		{OA2_S_ISSUER, generic ? a->issuer : NULL},
@@ -706,13 +710,50 @@ ca_file_check(const char *path, const char *from_file)
 	return EX_NOINPUT;
 }
 
+/*
+ * paths - the CA bundle's path as the tool opens it and as the file records
+ * it.  With --chroot DIR, --ca-file is the path outside (under DIR) and the
+ * file records it inside; the token file must lie under DIR.  Without it,
+ * --ca-file is recorded as given, and refused when it lies under Postfix's
+ * queue directory while the file does (--chroot is what was meant).  A path
+ * taken from the file being replaced is one inside the chroot (--chroot, or
+ * the queue directory of a file under it): the tool opens it there.
+ */
+static void
+paths(struct az *a, const char *chroot_dir, int ca_flag)
+{
+	char	queue[4096];
+
+	if (chroot_dir != NULL) {
+		sao_chroot_set(&a->root, chroot_dir);
+		sao_chroot_file(&a->root, a->file, a->owner);
+	} else if (sao_queue_of(a->file, queue, sizeof(queue))) {
+		snprintf(a->root.dir, sizeof(a->root.dir), "%s", queue);
+		if (ca_flag)
+			sao_chroot_not_under(queue, "ca-file", a->ca_file);
+	}
+	if (a->ca_file == NULL)
+		return;
+	if (ca_flag && a->root.given) {
+		a->ca_in = sao_chroot_in(&a->root, "ca-file", a->ca_file,
+		    SAO_CHROOT_CA);
+	} else if (ca_flag || a->root.dir[0] == 0) {
+		a->ca_in = oa2_strdup(a->ca_file);
+	} else {
+		a->ca_in = oa2_strdup(a->ca_file);
+		a->ca_file = a->ca_out = sao_chroot_out(&a->root, a->ca_in);
+	}
+	if (a->ca_in == NULL)
+		sao_die(EX_OSERR, "out of memory");
+}
+
 /* ------------------------------------------------------------ main */
 
 enum {
 	O_PROVIDER = 256, O_ISSUER, O_AUTH_URL, O_TOKEN_URL, O_DEVICE_URL,
 	O_REVOKE_URL, O_TENANT, O_CLIENT_ID, O_SECRET_FILE, O_CLIENT_AUTH,
 	O_SCOPE, O_USER, O_FLOW, O_REDIRECT, O_PORT, O_TIMEOUT, O_AUTH_PARAM,
-	O_CA_FILE, O_OWNER, O_SECRET_ARGV
+	O_CA_FILE, O_OWNER, O_SECRET_ARGV, O_CHROOT
 };
 
 static const struct option opts[] = {
@@ -740,6 +781,7 @@ static const struct option opts[] = {
 	{"auth-param", required_argument, NULL, O_AUTH_PARAM},
 	{"ca-file", required_argument, NULL, O_CA_FILE},
 	{"owner", required_argument, NULL, O_OWNER},
+	{"chroot", required_argument, NULL, O_CHROOT},
 	{NULL, 0, NULL, 0}
 };
 
@@ -769,7 +811,7 @@ cmd_authorize(int argc, char **argv)
 	struct oa2_config cfg;
 	struct oa2_error err;
 	struct sao_mailsys ms;
-	const char *flow = NULL, *ca_flag;
+	const char *flow = NULL, *ca_flag, *chroot_dir = NULL;
 	char *user = NULL, dir[4096], when[64];
 	enum oa2_status st;
 	int c, ex;
@@ -809,6 +851,7 @@ cmd_authorize(int argc, char **argv)
 			break;
 		case O_CA_FILE: a.ca_file = optarg; break;
 		case O_OWNER: a.owner = optarg; break;
+		case O_CHROOT: chroot_dir = optarg; break;
 		default: usage();
 		}
 	}
@@ -817,6 +860,7 @@ cmd_authorize(int argc, char **argv)
 	a.file = argv[optind];
 	ca_flag = a.ca_file;
 	prefill_from_file(&a);
+	paths(&a, chroot_dir, ca_flag != NULL);
 	if (a.client_auth == NULL)
 		a.client_auth = "post";
 
@@ -875,8 +919,11 @@ cmd_authorize(int argc, char **argv)
 		sao_die(EX_CANTCREAT, "%s: cannot create files in %s: %s", a.file,
 		    dir, strerror(errno));
 	/* As the mail system will see it: the user, the chroot. */
-	if ((ex = sao_mailsys_init(&ms, a.file, &a.owner)) != EX_OK ||
-	    (ex = sao_mailsys_before(&ms, a.ca_file)) != EX_OK)
+	if ((ex = sao_mailsys_init(&ms, a.file, &a.owner)) != EX_OK)
+		return ex;
+	if (a.root.given)
+		snprintf(ms.root, sizeof(ms.root), "%s", a.root.dir);
+	if ((ex = sao_mailsys_before(&ms, a.ca_in)) != EX_OK)
 		return ex;
 	if (sao_load_config(&cfg) < 0)
 		return EX_CONFIG;
@@ -940,6 +987,7 @@ cmd_authorize(int argc, char **argv)
 	ro.cfg = &cfg;
 	ro.force = 1;
 	ro.by_hand = 1;
+	ro.root = a.root.dir[0] ? a.root.dir : NULL;
 	if ((st = oa2_access_token(a.file, &ro, &tok, &info, &err)) != OA2_OK) {
 		sao_warn("the token was written but the verifying refresh failed");
 		ex = sao_report(&err);
@@ -962,6 +1010,9 @@ cmd_authorize(int argc, char **argv)
 	if (!sao_quiet) {
 		fprintf(stderr, "next: sasl-oauth2 test %s --smtp HOST:PORT\n",
 		    a.file);
+		if (a.root.given)
+			fprintf(stderr, "the password in smtp_sasl_password_maps: "
+			    "%s\n", a.root.file_in);
 		if (user == NULL)
 			fprintf(stderr, "note: no --user given: the login name must "
 			    "come from the application (Postfix sasl_passwd user)\n");
@@ -972,6 +1023,8 @@ out:
 	oa2_tokresp_free(&tr);
 	oa2_free_secret(&a.secret);
 	oa2_token_free(&a.prev);
+	oa2_free(a.ca_in);
+	oa2_free(a.ca_out);
 	oa2_config_free(&cfg);
 	return ex;
 }

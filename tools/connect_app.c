@@ -54,12 +54,15 @@ struct ca {
 	const char *sa_file, *jwt_alg, *scope, *user, *ca_file, *owner;
 	char   *secret;
 	int	force;
+	struct sao_chroot root;	/* --chroot, or the queue directory of a file under it */
+	/* The paths as the file records them (inside the chroot); owned. */
+	char   *key_in, *cert_in, *sa_in, *ca_in;
 };
 
 enum {
 	O_PROVIDER = 256, O_TENANT, O_TOKEN_URL, O_CLIENT_ID, O_SECRET_FILE,
 	O_CLIENT_AUTH, O_KEY_FILE, O_CERT_FILE, O_SA_FILE, O_JWT_ALG, O_SCOPE,
-	O_USER, O_CA_FILE, O_OWNER
+	O_USER, O_CA_FILE, O_OWNER, O_CHROOT
 };
 
 static const struct option opts[] = {
@@ -79,6 +82,7 @@ static const struct option opts[] = {
 	{"user", required_argument, NULL, O_USER},
 	{"ca-file", required_argument, NULL, O_CA_FILE},
 	{"owner", required_argument, NULL, O_OWNER},
+	{"chroot", required_argument, NULL, O_CHROOT},
 	{NULL, 0, NULL, 0}
 };
 
@@ -133,6 +137,46 @@ check_args(struct ca *a)
 	absolute("service-account-file", a->sa_file);
 }
 
+/*
+ * paths - the credential and CA paths the file records.  With --chroot
+ * DIR they are given outside, under DIR, and recorded inside; the token
+ * file must lie under DIR.  Without it they are recorded as given, and
+ * one under Postfix's queue directory, with the file under it too, is
+ * refused: --chroot is what was meant.
+ */
+static void
+paths(struct ca *a, const char *chroot_dir)
+{
+	struct {
+		const char *opt, *path;
+		char  **in;
+		enum sao_chroot_kind kind;
+	} p[] = {
+		{"client-key-file", a->key_file, &a->key_in, SAO_CHROOT_KEY},
+		{"client-cert-file", a->cert_file, &a->cert_in, SAO_CHROOT_CERT},
+		{"service-account-file", a->sa_file, &a->sa_in, SAO_CHROOT_KEY},
+		{"ca-file", a->ca_file, &a->ca_in, SAO_CHROOT_CA},
+	};
+	char	queue[4096];
+	int	q = 0;
+
+	if (chroot_dir != NULL) {
+		sao_chroot_set(&a->root, chroot_dir);
+		sao_chroot_file(&a->root, a->file, a->owner);
+	} else if ((q = sao_queue_of(a->file, queue, sizeof(queue))) != 0)
+		snprintf(a->root.dir, sizeof(a->root.dir), "%s", queue);
+	for (size_t i = 0; i < sizeof(p) / sizeof(p[0]); i++) {
+		if (p[i].path == NULL)
+			continue;
+		if (q)
+			sao_chroot_not_under(queue, p[i].opt, p[i].path);
+		*p[i].in = a->root.given ? sao_chroot_in(&a->root, p[i].opt,
+		    p[i].path, p[i].kind) : oa2_strdup(p[i].path);
+		if (*p[i].in == NULL)
+			sao_die(EX_OSERR, "out of memory");
+	}
+}
+
 /* write_file - the token file */
 static enum oa2_status
 write_file(const struct ca *a, struct oa2_error *err)
@@ -148,12 +192,12 @@ write_file(const struct ca *a, struct oa2_error *err)
 		{OA2_S_CLIENT_ID, a->client_id},
 		{OA2_S_CLIENT_SECRET, a->secret},
 		{OA2_S_CLIENT_AUTH, a->secret != NULL ? a->client_auth : NULL},
-		{OA2_S_CLIENT_KEY_FILE, a->key_file},
-		{OA2_S_CLIENT_CERT_FILE, a->cert_file},
-		{OA2_S_SERVICE_ACCOUNT_FILE, a->sa_file},
+		{OA2_S_CLIENT_KEY_FILE, a->key_in},
+		{OA2_S_CLIENT_CERT_FILE, a->cert_in},
+		{OA2_S_SERVICE_ACCOUNT_FILE, a->sa_in},
 		{OA2_S_JWT_ALG, a->jwt_alg},
 		{OA2_S_SCOPE, a->scope},
-		{OA2_S_CA_BUNDLE_FILE, a->ca_file},
+		{OA2_S_CA_BUNDLE_FILE, a->ca_in},
 	};
 
 	if ((st = oa2_token_new(&tok, err)) != OA2_OK)
@@ -173,6 +217,7 @@ verify(const struct ca *a, const struct oa2_config *cfg)
 
 	ro.cfg = cfg;
 	ro.force = 1;
+	ro.root = a->root.dir[0] ? a->root.dir : NULL;
 	if (oa2_access_token(a->file, &ro, &tok, &info, &err) != OA2_OK) {
 		sao_warn("%s was written, but no access token could be minted%s%s",
 		    a->file, a->owner ? " as " : "", a->owner ? a->owner : "");
@@ -184,9 +229,13 @@ verify(const struct ca *a, const struct oa2_config *cfg)
 	    "valid until %s", a->file, a->user, a->sa_file ? "jwt_bearer" :
 	    "client_credentials", a->owner ? ", checked as " : "",
 	    a->owner ? a->owner : "", when);
-	if (!sao_quiet)
+	if (!sao_quiet) {
 		fprintf(stderr, "next: sasl-oauth2 test %s --smtp HOST:PORT\n",
 		    a->file);
+		if (a->root.given)
+			fprintf(stderr, "the password in smtp_sasl_password_maps: "
+			    "%s\n", a->root.file_in);
+	}
 	return EX_OK;
 }
 
@@ -237,6 +286,8 @@ cmd_connect_app(int argc, char **argv)
 	struct oa2_config cfg;
 	struct oa2_error err;
 	struct stat sb;
+	struct sao_mailsys ms;
+	const char *chroot_dir = NULL;
 	int	c, ex;
 
 	while ((c = getopt_long(argc, argv, "fq", opts, NULL)) != -1) {
@@ -257,6 +308,7 @@ cmd_connect_app(int argc, char **argv)
 		case O_USER: a.user = optarg; break;
 		case O_CA_FILE: a.ca_file = optarg; break;
 		case O_OWNER: a.owner = optarg; break;
+		case O_CHROOT: chroot_dir = optarg; break;
 		default: usage();
 		}
 	}
@@ -271,6 +323,14 @@ cmd_connect_app(int argc, char **argv)
 	if (lstat(a.file, &sb) == 0 && !a.force)
 		sao_die(EX_CANTCREAT, "%s exists: --force replaces it (an app-only "
 		    "file holds no refresh token, nothing is lost)", a.file);
+	paths(&a, chroot_dir);
+	/* As the mail system will see it: the user, the chroot. */
+	if ((ex = sao_mailsys_init(&ms, a.file, &a.owner)) != EX_OK)
+		return ex;
+	if (a.root.given)
+		snprintf(ms.root, sizeof(ms.root), "%s", a.root.dir);
+	if ((ex = sao_mailsys_before(&ms, a.ca_in)) != EX_OK)
+		return ex;
 	if (sao_load_config(&cfg) < 0)
 		return EX_CONFIG;
 	if (a.secret_file != NULL &&
@@ -289,6 +349,10 @@ cmd_connect_app(int argc, char **argv)
 	sao_info("wrote %s (mode 0600); verifying it: one token request", a.file);
 	ex = a.owner != NULL ? verify_as_owner(&a, &cfg) : verify(&a, &cfg);
 out:
+	oa2_free(a.key_in);
+	oa2_free(a.cert_in);
+	oa2_free(a.sa_in);
+	oa2_free(a.ca_in);
 	oa2_free_secret(&a.secret);
 	oa2_config_free(&cfg);
 	return ex;

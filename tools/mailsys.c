@@ -26,9 +26,12 @@
  *	sao_mailsys_before() checks, as that user (a forked child that takes
  *	the user's groups, gid and uid), that the directory can be entered
  *	and written (the refreshed token is written next to the file and
- *	renamed over it) and that the CA bundle can be read -- under the
- *	queue directory, at the path the chrooted smtp client opens: the
- *	queue directory followed by the CA path (or the system bundle).
+ *	renamed over it) and that the CA bundle can be read -- in the chroot
+ *	(ms->root: the queue directory, or --chroot DIR, which the caller
+ *	puts there after sao_mailsys_init()), at the path the chrooted smtp
+ *	client opens: the chroot followed by the CA path as the file records
+ *	it (or the system bundle).  sao_queue_of() says whether a file lies
+ *	under the queue directory, and which it is.
  *	sao_mailsys_after() opens the written file for reading and writing
  *	as that user.
  *
@@ -148,12 +151,30 @@ ask_owner(const char *dir, const char *dir_user)
 }
 
 int
+sao_queue_of(const char *file, char *buf, size_t size)
+{
+	char	queue[PATH_MAX], real[PATH_MAX], dir[PATH_MAX], path[PATH_MAX];
+	size_t	qlen;
+
+	snprintf(queue, sizeof(queue), "%s", file);
+	if (realpath(dirname(queue), dir) == NULL ||
+	    postconf_value("queue_directory", queue, sizeof(queue)) < 0 ||
+	    realpath(queue, real) == NULL)
+		return 0;
+	qlen = strlen(real);
+	snprintf(path, sizeof(path), "%s/", dir);
+	if (strncmp(path, real, qlen) != 0 || path[qlen] != '/')
+		return 0;
+	snprintf(buf, size, "%s", real);
+	return 1;
+}
+
+int
 sao_mailsys_init(struct sao_mailsys *ms, const char *file, const char **owner)
 {
 	char	dir[PATH_MAX], real[PATH_MAX], mail_owner[64], base[PATH_MAX];
 	struct passwd *pw;
 	struct stat st;
-	size_t	qlen;
 
 	memset(ms, 0, sizeof(*ms));
 	ms->file = file;
@@ -165,12 +186,9 @@ sao_mailsys_init(struct sao_mailsys *ms, const char *file, const char **owner)
 	snprintf(ms->path, sizeof(ms->path), "%s/%s", real, basename(base));
 
 	/* Under Postfix's queue directory: its smtp client uses the file. */
-	if (postconf_value("queue_directory", ms->queue, sizeof(ms->queue)) == 0 &&
-	    realpath(ms->queue, real) != NULL &&
-	    strncmp(ms->path, real, qlen = strlen(real)) == 0 &&
-	    ms->path[qlen] == '/') {
-		snprintf(ms->queue, sizeof(ms->queue), "%s", real);
+	if (sao_queue_of(ms->path, ms->queue, sizeof(ms->queue))) {
 		ms->under_queue = 1;
+		snprintf(ms->root, sizeof(ms->root), "%s", ms->queue);
 		if (postconf_value("mail_owner", mail_owner, sizeof(mail_owner)) < 0)
 			snprintf(mail_owner, sizeof(mail_owner), "postfix");
 	}
@@ -293,15 +311,15 @@ check_before(struct sao_mailsys *ms, const void *arg)
 		    ms->dir);
 		problem(ms, fix, "cannot create files in %s", ms->dir);
 	}
-	if (ms->under_queue) {
-		snprintf(buf, sizeof(buf), "%s%s", ms->queue, ca);
+	if (ms->root[0]) {
+		snprintf(buf, sizeof(buf), "%s%s", ms->root, ca);
 		if (access(buf, R_OK) < 0) {
 			char	cadir[PATH_MAX];
 
 			snprintf(cadir, sizeof(cadir), "%s", buf);
 			snprintf(fix, sizeof(fix), "mkdir -p %s && cp %s %s "
 			    "(Postfix's smtp client runs chrooted in %s)",
-			    dirname(cadir), ca, buf, ms->queue);
+			    dirname(cadir), ca, buf, ms->root);
 			problem(ms, fix, "the CA bundle %s is not there inside "
 			    "Postfix's chroot: %s: %s", ca, buf, strerror(errno));
 		}
@@ -356,11 +374,11 @@ sao_mailsys_before(struct sao_mailsys *ms, const char *ca_file)
 	ex = verdict(ms, as_user(ms, check_before, ca), "before the consent");
 	if (ex != EX_OK)
 		fprintf(stderr, "nothing was asked or written: fix the above, then "
-		    "run authorize again\n");
-	else if (ms->under_queue)
+		    "run the command again\n");
+	else if (ms->root[0] && strncmp(ms->path, ms->root, strlen(ms->root)) == 0)
 		sao_info("checked as %s: Postfix's smtp client (chrooted in %s) "
-		    "will open %s and the CA bundle %s", ms->user, ms->queue,
-		    ms->path + strlen(ms->queue), ca);
+		    "will open %s and the CA bundle %s", ms->user, ms->root,
+		    ms->path + strlen(ms->root), ca);
 	else
 		sao_info("checked as %s: the directory %s and the CA bundle %s",
 		    ms->user, ms->dir, ca);

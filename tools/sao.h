@@ -135,6 +135,7 @@ struct sao_mailsys {
 	char	path[4096];		/* absolute, its directory resolved */
 	char	dir[4096];
 	char	queue[4096];		/* Postfix's queue_directory, resolved */
+	char	root[4096];		/* the chroot the file's paths are opened in: --chroot, else the queue directory; "" none */
 	int	under_queue;		/* path lies under it: the smtp client's chroot */
 	int	active;			/* there is a user to check as */
 	char	user[64];
@@ -142,12 +143,35 @@ struct sao_mailsys {
 	unsigned uid, gid;
 	int	problems;
 };
+/* sao_queue_of - file lies under Postfix's queue_directory: 1, with it (resolved) in buf */
+int sao_queue_of(const char *file, char *buf, size_t size);
 /* sao_mailsys_init - who will use file; may set *owner (asked); EX_OK or EX_USAGE (message printed) */
 int sao_mailsys_init(struct sao_mailsys *ms, const char *file, const char **owner);
 /* sao_mailsys_before - as that user: directory and CA bundle (chroot); EX_OK or EX_CONFIG */
 int sao_mailsys_before(struct sao_mailsys *ms, const char *ca_file);
 /* sao_mailsys_after - as that user: the written file opens; EX_OK or EX_CONFIG */
 int sao_mailsys_after(struct sao_mailsys *ms);
+
+/* --chroot (chroot.c): paths given outside, recorded as the chrooted mail system opens them. */
+struct sao_chroot {
+	char	dir[4096];		/* resolved; "" without --chroot */
+	int	given;			/* --chroot DIR */
+	char	user[64];		/* --owner's user, for the fixes */
+	char	file_dir[4096];		/* the token file's directory, resolved */
+	char	file_in[4096];		/* the token file's path inside */
+};
+enum sao_chroot_kind { SAO_CHROOT_KEY, SAO_CHROOT_CERT, SAO_CHROOT_CA };
+/* sao_chroot_set - --chroot DIR, resolved; exits EX_USAGE when it is no directory */
+void sao_chroot_set(struct sao_chroot *c, const char *dir);
+/* sao_chroot_file - the token file lies under DIR (else exit 64); owner names the user in fixes */
+void sao_chroot_file(struct sao_chroot *c, const char *file, const char *owner);
+/* sao_chroot_in - the path inside for the outside path of --opt (malloc'ed); outside DIR: exit 64 with the fix */
+char *sao_chroot_in(const struct sao_chroot *c, const char *opt, const char *path,
+    enum sao_chroot_kind kind);
+/* sao_chroot_out - DIR followed by a path inside (malloc'ed) */
+char *sao_chroot_out(const struct sao_chroot *c, const char *path);
+/* sao_chroot_not_under - without --chroot: a path of --opt under the queue directory: exit 64, "add --chroot" */
+void sao_chroot_not_under(const char *queue, const char *opt, const char *path);
 
 /* QR code (qr.c): draws text as a QR code on f when f is a terminal and libqrencode is there. */
 void sao_qr_print(FILE *f, const char *text);

@@ -7,7 +7,9 @@
 # account key, sub = the mailbox).  Each mints an access token with no
 # refresh token; Dovecot accepts it (XOAUTH2, IMAPS); a fresh token is used
 # again without a request; pf-out relays mail for 3 mailboxes from one
-# service account (sender-dependent token files); a key file readable by
+# service account (sender-dependent token files, written by connect-app
+# --chroot: paths given outside the chroot, recorded inside; a key outside
+# it refused with the install); a key file readable by
 # others is refused with the chmod; a client the provider does not delegate
 # gets unauthorized_client and explain gives the console fix; connect-app
 # writes and proves such files (as --owner postfix: a key postfix cannot
@@ -145,16 +147,49 @@ ok $(has "$WORK/s4.out" "grant +jwt_bearer \(app-only: no refresh token; $K/sa.j
 "$TOOL" revoke "$C4" >"$WORK/r4.out" 2>&1
 ok $([[ $? -eq 69 ]] && has "$WORK/r4.out" "domain wide delegation"; echo $?) "revoke: nothing to revoke, says how to withdraw the credential"
 
-# ---- Postfix relays for 3 mailboxes from one service account
+# ---- connect-app --chroot: paths given outside pf-out's chroot, recorded inside
 D=$PF_OUT_TOKEN_DIR
+Q=$PF_OUT_QUEUE
+export MAIL_CONFIG=$PF_OUT_DIR		# postconf: pf-out's queue directory
 install -o postfix -g postfix -m 600 "$K/sa.json" "$D/sa.json"
+# outside the chroot: refused, with the install that puts it inside
+"$TOOL" connect-app --chroot "$Q" --service-account-file "$K/sa.json" --ca-file "$Q$PF_OUT_CA_IN_CHROOT" \
+	--user alice@example.test --owner postfix "$D/alice.json" >"$WORK/ch1.out" 2>&1
+ok $([[ $? -eq 64 && ! -e "$D/alice.json" ]] && has "$WORK/ch1.out" \
+	"^sasl-oauth2: --service-account-file $K/sa.json: outside --chroot $Q, .*move it under $Q: install -m 600 -o postfix $K/sa.json $D/sa.json, and give --service-account-file that path$"; echo $?) \
+	"--chroot: a key outside DIR is refused (64) with the install that moves it in; nothing written"
+diag "$WORK/ch1.out"
+# without --chroot, a path under the queue directory: refused, naming --chroot
+"$TOOL" connect-app --service-account-file "$D/sa.json" --ca-file "$Q$PF_OUT_CA_IN_CHROOT" \
+	--user alice@example.test --owner postfix "$D/alice.json" >"$WORK/ch2.out" 2>&1
+ok $([[ $? -eq 64 && ! -e "$D/alice.json" ]] && has "$WORK/ch2.out" \
+	"--service-account-file $D/sa.json: under Postfix's queue directory $Q, .*add --chroot $Q \(the file then records $PF_OUT_TOKEN_DIR_IN_CHROOT/sa.json\)"; echo $?) \
+	"no --chroot, a key under the queue directory: refused (64), naming --chroot"
+diag "$WORK/ch2.out"
+# the token file outside DIR
+"$TOOL" connect-app --chroot "$Q" --service-account-file "$D/sa.json" --user alice@example.test \
+	--owner postfix "$WORK/outside.json" >"$WORK/ch3.out" 2>&1
+ok $([[ $? -eq 64 && ! -e "$WORK/outside.json" ]] && has "$WORK/ch3.out" "$WORK/outside.json: not under --chroot $Q"; echo $?) \
+	"--chroot: a token file outside DIR is refused (64)"
 : >"$WORK/passwd"
 for u in alice bob carol; do
-	jq --arg sa "$PF_OUT_TOKEN_DIR_IN_CHROOT/sa.json" --arg ca "$PF_OUT_CA_IN_CHROOT" \
-		'.service_account_file = $sa | .ca_bundle_file = $ca | del(.access_token, .expiry, .expires_in)' \
-		"$WORK/sa-$u.json" >"$D/$u.json"
-	chown postfix:postfix "$D/$u.json" && chmod 600 "$D/$u.json"
-	echo "$u@example.test $u@example.test:$PF_OUT_TOKEN_DIR_IN_CHROOT/$u.json" >>"$WORK/passwd"
+	"$TOOL" connect-app --chroot "$Q" --service-account-file "$D/sa.json" \
+		--ca-file "$Q$PF_OUT_CA_IN_CHROOT" --user "$u@example.test" --owner postfix "$D/$u.json" \
+		>"$WORK/ch-$u.out" 2>&1
+	ok $? "connect-app --chroot for $u: works (minted with the outside paths, as postfix)"
+	diag "$WORK/ch-$u.out"
+	echo "$u@example.test $u@example.test:$(sed -n 's/^the password in smtp_sasl_password_maps: //p' "$WORK/ch-$u.out")" >>"$WORK/passwd"
+done
+ok $([[ "$(jq -r '.service_account_file + " " + .ca_bundle_file' "$D/alice.json")" == "$PF_OUT_TOKEN_DIR_IN_CHROOT/sa.json $PF_OUT_CA_IN_CHROOT" ]]; echo $?) \
+	"the file records the paths inside the chroot"
+ok $([[ "$(stat -c '%U %a' "$D/alice.json")" == "postfix 600" ]] && has "$WORK/ch-alice.out" \
+	"^the password in smtp_sasl_password_maps: $PF_OUT_TOKEN_DIR_IN_CHROOT/alice.json$"; echo $?) \
+	"the file is postfix's (0600); the tool prints the path for sasl_passwd"
+unset MAIL_CONFIG
+# ---- Postfix relays for 3 mailboxes from one service account, with those files
+# The minted tokens are dropped so that the plugin mints in the chroot, by the inside paths.
+for u in alice bob carol; do
+	jq 'del(.access_token, .expiry, .expires_in)' "$D/$u.json" >"$WORK/e" && cat "$WORK/e" >"$D/$u.json"
 done
 cat "$WORK/passwd" >"$PF_OUT_SASL_PASSWD"
 postconf -c "$PF_OUT_DIR" -e smtp_sender_dependent_authentication=yes

@@ -4,7 +4,10 @@
 # status sasl-oauth2(1) lists: authorize with a wrong client id, an
 # unreachable issuer, a missing or wrong --ca-file, /dev/null as the secret
 # file; refresh and token on an unreachable endpoint, a CA that does not
-# sign the provider, a missing CA bundle.  None of them sends the admin to
+# sign the provider, a missing CA bundle; authorize --chroot (a CA outside
+# DIR, a CA under the queue directory without it, the token file outside
+# DIR; the file records the inside path, the tool opens the outside one,
+# and authorize --force alone reconnects it).  None of them sends the admin to
 # the token file's members (authorize), to doctor --postfix, or says the
 # mail is retried.  The EXIT STATUS table of the man page against the code.
 # TAP.
@@ -172,6 +175,16 @@ PFD=$Q/tool-errors			# postfix's, 0700, as Debian's token directory
 install -d -o postfix -g postfix -m 0700 "$PFD"
 # a root-owned file in postfix's 0700 directory: refused before any consent
 az_in() { local name=$1 dir=$2; shift 2; "${AZ[@]}" "$@" "$dir/$name.json" </dev/null >"$WORK/$name.out" 2>"$WORK/$name.err"; rc=$?; }
+# az_consent NAME ARGS...: authorize ARGS in the background, the test as the user
+# consenting; its output in $WORK/NAME.out and .err, its status in rc
+az_consent() {
+	local name=$1 pid loc; shift
+	"${AZ[@]}" "$@" </dev/null >"$WORK/$name.out" 2>"$WORK/$name.err" &
+	pid=$!
+	loc=$(user_side "$WORK/$name.out") && curl -s -o /dev/null "$loc"
+	wait_pid $pid 30
+	rc=$?
+}
 az_in rootfile "$PFD" --issuer "$IDP_URL" --ca-file "$CA_FILE" "${PUB[@]}"
 exit_is 64 "authorize into postfix's 0700 directory without --owner"
 check "no --owner under the queue directory: names --owner postfix" has "$WORK/rootfile.err" 'give --owner postfix$'
@@ -203,18 +216,45 @@ check "root-owned directory: postfix cannot create files there, chown is the fix
 fix=$(sed -n 's/^  fix: \(mkdir -p .* && cp [^ ]* [^ ]*\) .*/\1/p' "$WORK/noca-chroot.err")
 bash -c "$fix"
 ok $? "the printed fix runs: $fix"
-"${AZ[@]}" "${PUB[@]}" --issuer "$IDP_URL" --ca-file "$CA_REAL" --owner postfix "$PFD/ok.json" \
-	</dev/null >"$WORK/ok.out" 2>"$WORK/ok.err" &
-pid=$!
-loc=$(user_side "$WORK/ok.out") && curl -s -o /dev/null "$loc"
-wait_pid $pid 30
-rc=$?
+az_consent ok "${PUB[@]}" --issuer "$IDP_URL" --ca-file "$CA_REAL" --owner postfix "$PFD/ok.json"
 exit_is 0 "authorize --owner postfix with the CA in the chroot"
 check "--owner ok: checked as postfix, the path as the chrooted smtp client opens it" \
 	has "$WORK/ok.err" "^checked as postfix: Postfix's smtp client \(chrooted in $Q\) will open /tool-errors/ok.json and the CA bundle $CA_REAL"
 check "--owner ok: done, works" has "$WORK/ok.err" '^done: .* works'
 check "--owner ok: the file is postfix's, mode 0600" test "$(stat -c '%U %a' "$PFD/ok.json")" = "postfix 600"
 check "--owner ok: postfix can refresh it" runuser -u postfix -- env -u MAIL_CONFIG "$TOOL" refresh "$PFD/ok.json"
+
+# --- authorize --chroot: --ca-file given outside (under DIR), recorded inside ---
+CAQ=$Q/etc/tool-errors-ca/ca.pem	# only inside the chroot: not at /etc/tool-errors-ca outside
+install -d -m 0755 "$Q/etc/tool-errors-ca" && install -m 0644 "$CA_FILE" "$CAQ"
+check "the chroot's CA bundle has no copy at its inside path outside" test ! -e /etc/tool-errors-ca/ca.pem
+az_in ch-out "$PFD" --chroot "$Q" --issuer "$IDP_URL" --ca-file "$CA_REAL" "${PUB[@]}" --owner postfix
+exit_is 64 "authorize --chroot with a CA bundle outside DIR"
+check "--chroot, CA outside DIR: one line with the copy into DIR, nothing asked or written" \
+	bash -c "grep -q -- '^sasl-oauth2: --ca-file $CA_REAL: outside --chroot $Q, .*move it under $Q: mkdir -p $Q$WORK/ca && cp $CA_REAL $Q$CA_REAL, and give --ca-file that path\$' '$WORK/ch-out.err' && [[ ! -s '$WORK/ch-out.out' && ! -e '$PFD/ch-out.json' ]]"
+az_in ch-q "$PFD" --issuer "$IDP_URL" --ca-file "$CAQ" "${PUB[@]}" --owner postfix
+exit_is 64 "authorize without --chroot, a CA bundle under the queue directory"
+check "no --chroot, CA under the queue directory: names --chroot and the path it records" \
+	has "$WORK/ch-q.err" "--ca-file $CAQ: under Postfix's queue directory $Q, .*add --chroot $Q \(the file then records /etc/tool-errors-ca/ca.pem\)"
+az_in ch-file "$WORK" --chroot "$Q" --issuer "$IDP_URL" --ca-file "$CAQ" "${PUB[@]}" --owner postfix
+exit_is 64 "authorize --chroot, the token file outside DIR"
+check "--chroot, token file outside DIR: named" has "$WORK/ch-file.err" "$WORK/ch-file.json: not under --chroot $Q"
+az_consent ch "${PUB[@]}" --chroot "$Q" --issuer "$IDP_URL" --ca-file "$CAQ" --owner postfix "$PFD/ch.json"
+exit_is 0 "authorize --chroot: the verifying refresh opens the CA by its outside path"
+diag "$WORK/ch.err"
+check "--chroot: the file records the CA's path inside the chroot" \
+	test "$(jq -r .ca_bundle_file "$PFD/ch.json")" = /etc/tool-errors-ca/ca.pem
+check "--chroot: checked as postfix inside the chroot; the path for sasl_passwd printed" \
+	bash -c "grep -q 'chrooted in $Q) will open /tool-errors/ch.json and the CA bundle /etc/tool-errors-ca/ca.pem' '$WORK/ch.err' && grep -q '^the password in smtp_sasl_password_maps: /tool-errors/ch.json\$' '$WORK/ch.err'"
+# reconnect: authorize --force FILE alone maps the recorded path back
+rt0=$(jq -r .refresh_token "$PFD/ch.json")
+az_consent ch2 --force "$PFD/ch.json"
+exit_is 0 "authorize --force FILE on a --chroot file (the CA opened at $Q + its recorded path)"
+diag "$WORK/ch2.err"
+rt1=$(jq -r .refresh_token "$PFD/ch.json")
+check "reconnect: a new grant, the CA's inside path kept, still postfix's" \
+	bash -c "[[ '$rt1' != '$rt0' && \$(jq -r .ca_bundle_file '$PFD/ch.json') == /etc/tool-errors-ca/ca.pem && \$(stat -c %U '$PFD/ch.json') == postfix ]] && grep -q '^done: .* works' '$WORK/ch2.err'"
+rm -rf "$Q/etc/tool-errors-ca"
 
 # a directory of another user outside Postfix, no --owner, no terminal: refused
 install -d -o nobody -m 0755 "$WORK/nobodys"
