@@ -30,8 +30,9 @@
  *
  *	sao_chroot_not_under() is for a run without --chroot on a file under
  *	Postfix's queue directory: a path given there is an outside path the
- *	chrooted client cannot open as given, so it is refused with the
- *	--chroot that records it right.
+ *	chrooted client cannot open as given (unless a link in the chroot
+ *	makes it hold there too), so it is refused with the --chroot that
+ *	records it right.
  * SEE ALSO
  *	sasl-oauth2(1), --chroot; mailsys(3).
  * LICENSE
@@ -47,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 /* Application-specific. */
 #include "sao.h"
@@ -148,11 +150,15 @@ sao_chroot_out(const struct sao_chroot *c, const char *path)
 void
 sao_chroot_not_under(const char *queue, const char *opt, const char *path)
 {
-	char	real[PATH_MAX];
+	char	real[PATH_MAX], inside[2 * PATH_MAX];
 	const char *rest;
 
 	if (path == NULL || realpath(path, real) == NULL ||
 	    (rest = under(queue, real)) == NULL)
+		return;
+	/* A link in the chroot can make the path hold there too: then it works. */
+	snprintf(inside, sizeof(inside), "%s%s", queue, path);
+	if (access(inside, F_OK) == 0)
 		return;
 	sao_die(EX_USAGE, "--%s %s: under Postfix's queue directory %s, where "
 	    "the chrooted smtp client would look for %s%s: add --chroot %s (the "
