@@ -33,10 +33,15 @@
  *
  *	Owners: run as root, each file is refreshed by a child process that
  *	runs as the file's owner and group (initgroups, setgid, setuid), one
- *	child per owner and group, one after the other; only files owned by
- *	root are refreshed by root itself.  So every new file is created by
+ *	child per owner and group; only files owned by root are refreshed by
+ *	root itself, after the children.  So every new file is created by
  *	its owner and no root process writes into a directory that another
- *	user controls.  The children report their results over a pipe.
+ *	user controls.  The children run at the same time within --jobs
+ *	threads in all: the owner with the most files first, each child with
+ *	min(its files, --jobs) threads, started when that many are free (so
+ *	no owner gets fewer threads than it would alone).  Each child writes
+ *	its results into a memory file (memfd_create()) that the parent reads
+ *	when it has ended.
  *
  *	Output: failures always, one line each (file, reason, fix), on
  *	stderr; with -v one line per file.  A file whose refresh token is
@@ -66,6 +71,7 @@
 #include "config.h"
 
 /* System library. */
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -510,26 +516,39 @@ clean1(char *s)
 			*s = ' ';
 }
 
-struct owner_args {
+/*
+ * An owner's child: it refreshes the files of one owner and group with
+ * "jobs" threads and writes one line per file into "fd", a memory file
+ * (memfd_create()) that the parent reads once the child has ended; so
+ * several children can run at once without the parent serving pipes.
+ */
+struct owner {
 	struct run *r;
 	size_t	*todo, ntodo;
-	int	rfd, fd;			/* the pipe's ends: read, write */
+	uid_t	uid;
+	gid_t	gid;
+	int	jobs;				/* its share of --jobs */
+	int	fd;				/* the results, -1: none */
+	pid_t	pid;				/* running: > 0 */
 };
 
 /* owner_child - in the child that became the owner: refresh, report on fd */
 static int
 owner_child(void *arg, const char *why)
 {
-	const struct owner_args *o = arg;
+	const struct owner *o = arg;
 	struct run *r = o->r;
 	size_t	i;
 	FILE	*f;
 
-	close(o->rfd);
 	if (why != NULL) {
 		dprintf(o->fd, "E\t%s\n", why);
 		return EX_OSERR;
 	}
+	/* Alone (every job its own): its progress line; else the parent's. */
+	if (o->jobs < r->jobs)
+		r->progress = 0;
+	r->jobs = o->jobs;
 	run_pool(r, o->todo, o->ntodo);
 	if ((f = fdopen(o->fd, "w")) == NULL)
 		return EX_OSERR;
@@ -548,92 +567,164 @@ owner_child(void *arg, const char *why)
 	return fclose(f) == 0 ? 0 : EX_IOERR;	/* _exit() status */
 }
 
-/*
- * as_owner - refresh todo (all owned by uid:gid) in a child running as
- * them; read its results back.  Items it did not report fail.
- */
+/* owner_start - the child for o; o->pid -1 when it could not start */
 static void
-as_owner(struct run *r, size_t *todo, size_t ntodo, uid_t uid, gid_t gid)
+owner_start(struct owner *o)
 {
-	struct owner_args o = {r, todo, ntodo, -1, -1};
-	char	*line = NULL, why[256] = "";
-	size_t	cap = 0, i, idx;
-	int	pfd[2], status;
+	o->pid = -1;
+	if ((o->fd = memfd_create("refresh-all", MFD_CLOEXEC)) < 0)
+		return;
+	o->pid = sao_fork_as(NULL, o->uid, o->gid, owner_child, o);
+}
+
+/* owner_read - the results o's child wrote into its memory file */
+static void
+owner_read(struct owner *o, char *why, size_t size)
+{
+	struct run *r = o->r;
+	char	*line = NULL;
+	size_t	cap = 0, idx;
 	FILE	*f;
-	pid_t	pid;
 
-	if (pipe(pfd) < 0)
-		pfd[0] = pfd[1] = -1;
-	o.rfd = pfd[0];
-	o.fd = pfd[1];
-	if (pfd[0] < 0 ||
-	    (pid = sao_fork_as(NULL, uid, gid, owner_child, &o)) < 0) {
-		snprintf(why, sizeof(why), "cannot start a process for uid %ld: %s",
-		    (long)uid, strerror(errno));
-		if (pfd[0] >= 0) {
-			close(pfd[0]);
-			close(pfd[1]);
-		}
-		goto fail;
+	if (lseek(o->fd, 0, SEEK_SET) < 0 || (f = fdopen(o->fd, "r")) == NULL) {
+		snprintf(why, size, "cannot read the results of uid %ld: %s",
+		    (long)o->uid, strerror(errno));
+		return;
 	}
-	close(pfd[1]);
-	if ((f = fdopen(pfd[0], "r")) == NULL) {
-		close(pfd[0]);
-		snprintf(why, sizeof(why), "cannot read the results of uid %ld",
-		    (long)uid);
-	} else {
-		while (getline(&line, &cap, f) > 0) {
-			char	*fld[8], *p = line, *e;
-			int	k;
+	o->fd = -1;				/* fclose() closes it */
+	while (getline(&line, &cap, f) > 0) {
+		char	*fld[8], *p = line, *e;
+		int	k;
 
-			line[strcspn(line, "\n")] = 0;
-			if (line[0] == 'E' && line[1] == '\t') {
-				snprintf(why, sizeof(why), "%s", line + 2);
-				continue;
-			}
-			for (k = 0; k < 8 && p != NULL; k++) {
-				fld[k] = p;
-				if ((p = strchr(p, '\t')) != NULL && k < 7)
-					*p++ = 0;
-			}
-			if (k < 8)
-				continue;
-			idx = strtoul(fld[0], &e, 10);
-			if (*e || idx >= r->n)
-				continue;
-			r->items[idx].result = (enum result)atoi(fld[1]);
-			r->items[idx].ex = atoi(fld[2]);
-			r->items[idx].rotated = atoi(fld[3]);
-			r->items[idx].expires_at = strtoll(fld[4], NULL, 10);
-			snprintf(r->items[idx].code, sizeof(r->items[idx].code),
-			    "%s", strcmp(fld[5], "-") ? fld[5] : "");
-			if (strcmp(fld[6], "-") != 0 && r->items[idx].warn == NULL)
-				r->items[idx].warn = json_loads(fld[6], 0, NULL);
-			snprintf(r->items[idx].msg, sizeof(r->items[idx].msg),
-			    "%s", fld[7]);
+		line[strcspn(line, "\n")] = 0;
+		if (line[0] == 'E' && line[1] == '\t') {
+			snprintf(why, size, "%s", line + 2);
+			continue;
 		}
-		fclose(f);
+		for (k = 0; k < 8 && p != NULL; k++) {
+			fld[k] = p;
+			if ((p = strchr(p, '\t')) != NULL && k < 7)
+				*p++ = 0;
+		}
+		if (k < 8)
+			continue;
+		idx = strtoul(fld[0], &e, 10);
+		if (*e || idx >= r->n)
+			continue;
+		r->items[idx].result = (enum result)atoi(fld[1]);
+		r->items[idx].ex = atoi(fld[2]);
+		r->items[idx].rotated = atoi(fld[3]);
+		r->items[idx].expires_at = strtoll(fld[4], NULL, 10);
+		snprintf(r->items[idx].code, sizeof(r->items[idx].code),
+		    "%s", strcmp(fld[5], "-") ? fld[5] : "");
+		if (strcmp(fld[6], "-") != 0 && r->items[idx].warn == NULL)
+			r->items[idx].warn = json_loads(fld[6], 0, NULL);
+		snprintf(r->items[idx].msg, sizeof(r->items[idx].msg),
+		    "%s", fld[7]);
 	}
 	free(line);
-	if (sao_wait(pid, &status) < 0 && !why[0])
-		snprintf(why, sizeof(why), "cannot wait for the process of uid "
-		    "%ld: %s", (long)uid, strerror(errno));
-	if (!why[0] && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-		snprintf(why, sizeof(why), "the process refreshing the files of "
-		    "uid %ld ended abnormally (%s %d)", (long)uid,
-		    WIFSIGNALED(status) ? "signal" : "exit",
-		    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-fail:
-	for (i = 0; i < ntodo; i++) {
-		struct item *it = &r->items[todo[i]];
+	fclose(f);
+}
 
+/*
+ * owner_done - o's child ended with status (or never started: why set);
+ * read its results; the files it did not report fail, with the reason
+ */
+static void
+owner_done(struct owner *o, int status, char *why, size_t size)
+{
+	struct run *r = o->r;
+	size_t	i;
+
+	if (o->pid > 0) {
+		owner_read(o, why, size);
+		if (!why[0] && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+			snprintf(why, size, "the process refreshing the files of "
+			    "uid %ld ended abnormally (%s %d)", (long)o->uid,
+			    WIFSIGNALED(status) ? "signal" : "exit",
+			    WIFSIGNALED(status) ? WTERMSIG(status) :
+			    WEXITSTATUS(status));
+	}
+	if (o->fd >= 0)
+		close(o->fd);
+	o->fd = -1;
+	o->pid = 0;
+	for (i = 0; i < o->ntodo; i++) {
+		struct item *it = &r->items[o->todo[i]];
+
+		if (it->result == R_FAILED || it->result == R_TEMP)
+			r->failed++;
+		r->done++;
 		if (it->result != R_NONE)
 			continue;
+		r->failed++;
 		it->result = R_FAILED;
 		it->ex = EX_OSERR;
 		snprintf(it->code, sizeof(it->code), "internal");
 		snprintf(it->msg, sizeof(it->msg), "%s: not refreshed: %s",
 		    it->path, why[0] ? why : "no result");
+	}
+	progress(r, 0);
+}
+
+/*
+ * as_owners - the files of each owner (o[0..n), largest first) in a child
+ * running as that owner.  The children run at the same time, within
+ * --jobs threads in all: each gets min(its files, --jobs) threads and
+ * starts when that many are free, so no owner gets fewer threads than it
+ * would alone.
+ */
+static void
+as_owners(struct run *r, struct owner *o, size_t n)
+{
+	size_t	next = 0, running = 0, i;
+	int	free_jobs = r->jobs, status;
+	char	why[256];
+	pid_t	pid;
+
+	while (next < n || running > 0) {
+		while (next < n && (size_t)free_jobs >= (o[next].ntodo <
+		    (size_t)r->jobs ? o[next].ntodo : (size_t)r->jobs)) {
+			struct owner *c = &o[next++];
+
+			c->jobs = c->ntodo < (size_t)r->jobs ? (int)c->ntodo :
+			    r->jobs;
+			owner_start(c);
+			if (c->pid < 0) {
+				snprintf(why, sizeof(why), "cannot start a "
+				    "process for uid %ld: %s", (long)c->uid,
+				    strerror(errno));
+				owner_done(c, 0, why, sizeof(why));
+				continue;
+			}
+			free_jobs -= c->jobs;
+			running++;
+		}
+		if (running == 0)
+			continue;
+		while ((pid = waitpid(-1, &status, 0)) < 0 && errno == EINTR)
+			;
+		if (pid < 0) {
+			/* No child left to wait for (cannot be): fail the rest. */
+			for (i = 0; i < n; i++)
+				if (o[i].pid > 0) {
+					snprintf(why, sizeof(why), "cannot wait "
+					    "for the process of uid %ld: %s",
+					    (long)o[i].uid, strerror(errno));
+					o[i].pid = -1;
+					owner_done(&o[i], 0, why, sizeof(why));
+				}
+			running = 0;
+			continue;
+		}
+		for (i = 0; i < n; i++)
+			if (o[i].pid == pid) {
+				why[0] = 0;
+				owner_done(&o[i], status, why, sizeof(why));
+				free_jobs += o[i].jobs;
+				running--;
+				break;
+			}
 	}
 }
 
@@ -652,11 +743,23 @@ by_owner(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
+/* by_size - qsort of owners: most files first, then by owner */
+static int
+by_size(const void *a, const void *b)
+{
+	const struct owner *x = a, *y = b;
+
+	if (x->ntodo != y->ntodo)
+		return x->ntodo > y->ntodo ? -1 : 1;
+	return x->todo[0] < y->todo[0] ? -1 : x->todo[0] > y->todo[0];
+}
+
 /* refresh_items - every item not yet failed: by owner when root, else here */
 static int
 refresh_items(struct run *r)
 {
-	size_t	*todo, n = 0, i, j;
+	struct owner *o;
+	size_t	*todo, n = 0, i, j, no = 0;
 
 	if ((todo = calloc(r->n + 1, sizeof(*todo))) == NULL)
 		return -1;
@@ -670,6 +773,10 @@ refresh_items(struct run *r)
 	}
 	sort_run = r;
 	qsort(todo, n, sizeof(*todo), by_owner);
+	if ((o = calloc(n + 1, sizeof(*o))) == NULL) {
+		free(todo);
+		return -1;
+	}
 	/* Other owners first, in children: this process has no thread yet. */
 	for (i = 0; i < n; i = j) {
 		const struct item *it = &r->items[todo[i]];
@@ -678,8 +785,17 @@ refresh_items(struct run *r)
 		    r->items[todo[j]].gid == it->gid; j++)
 			;
 		if (it->uid != 0)
-			as_owner(r, todo + i, j - i, it->uid, it->gid);
+			o[no++] = (struct owner){.r = r, .todo = todo + i,
+			    .ntodo = j - i, .uid = it->uid, .gid = it->gid,
+			    .fd = -1};
 	}
+	qsort(o, no, sizeof(*o), by_size);
+	r->ntodo = n;
+	r->done = r->failed = 0;
+	as_owners(r, o, no);
+	if (no > 0)
+		progress(r, 1);
+	free(o);
 	for (i = j = 0; i < n; i++)
 		if (r->items[todo[i]].uid == 0)
 			todo[j++] = todo[i];
@@ -700,7 +816,7 @@ report_warnings(struct run *r, const struct item *it)
 	char	buf[4096];
 	size_t	i, len = 0;
 
-	if (it->warn == NULL || sao_quiet)
+	if (it->warn == NULL || sao_quiet || r->json)
 		return;
 	c = json_object_get(it->warn, "critical");
 	w = json_object_get(it->warn, "warnings");

@@ -8,6 +8,7 @@
 # --syslog-prefix, the exit codes (66, 64, 75, a dead grant's code as
 # "refresh" gives it), one bad file not stopping the others, as root files of
 # three owners refreshed as their owners (no root-owned file left behind),
+# the owners' processes at the same time within --jobs,
 # stale temporary files cleaned, the progress line on a terminal only,
 # connection reuse (TLS handshakes counted at the server: one per job), the
 # warnings status gives (Google's Testing expiry, Microsoft's 90 idle days)
@@ -227,6 +228,42 @@ owners=$(stat -c %U:%G "$O/nobody/n.json" "$O/daemon/d.json" "$O/u4242/x.json" |
 ok $([[ "$owners" == "nobody:nogroup daemon:daemon UNKNOWN:UNKNOWN " ]]; echo $?) "each file keeps its owner ($owners)"
 left=$(find "$O" -mindepth 2 -user root | wc -l)
 ok $([[ $left -eq 0 ]]; echo $?) "no root-owned file in the owners' directories ($left)"
+
+# ---- as root: the owners' processes run at the same time, within --jobs.
+# uid 4401 has two files, 4402 one; a1's lock is held (a POSIX lock, which
+# the refresher's OFD lock waits for) until b1 holds a new token: b1 can
+# only be refreshed meanwhile if 4402's process does not wait for 4401's.
+P=$WORK/par
+mkdir -p "$P/a" "$P/b"
+chown 4401:4401 "$P/a"; chown 4402:4402 "$P/b"; chmod 0700 "$P/a" "$P/b"
+mkfile "$P/a/a1.json"; mkfile "$P/a/a2.json"; mkfile "$P/b/b1.json"
+chown 4401:4401 "$P/a/a1.json" "$P/a/a2.json"; chown 4402:4402 "$P/b/b1.json"
+rm -f "$WORK/held"
+python3 - "$P/a/a1.json" "$P/b/b1.json" "$WORK/held" >"$WORK/holder.out" 2>&1 <<'PY' &
+import fcntl, json, sys, time
+f = open(sys.argv[1], "r+")
+fcntl.lockf(f, fcntl.LOCK_EX)
+open(sys.argv[3], "w").close()
+def refreshed():
+    try:
+        return json.load(open(sys.argv[2]))["access_token"] != "old-access-token"
+    except (OSError, ValueError, KeyError):
+        return False
+end = time.time() + 60
+while not refreshed() and time.time() < end:
+    time.sleep(0.05)
+print("b1 refreshed while a1 was locked" if refreshed() else "b1 still old after 60 s")
+PY
+holder=$!
+for _ in $(seq 200); do [[ -e "$WORK/held" ]] && break; sleep 0.05; done
+ra -f --jobs 4 --json "$P"
+rc=$?
+wait "$holder"
+ok $([[ $rc -eq 0 ]] && jq -e '.summary.refreshed == 3' "$WORK/out" >/dev/null; echo $?) "two owners, --jobs 4: all 3 files refreshed (exit $rc)"
+grep -q 'b1 refreshed while a1 was locked' "$WORK/holder.out"
+ok $? "the second owner's file is refreshed while the first owner's process waits ($(cat "$WORK/holder.out"))"
+owners=$(stat -c %u "$P/a/a1.json" "$P/a/a2.json" "$P/b/b1.json" | tr '\n' ' ')
+ok $([[ "$owners" == "4401 4401 4402 " ]]; echo $?) "each file keeps its owner ($owners)"
 
 # ---- connection reuse: one TLS handshake per job
 C=$WORK/many
