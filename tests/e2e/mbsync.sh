@@ -23,15 +23,8 @@ top=$(cd "$here/../.." && pwd)
 . "$here/../lib/tap.sh"
 BUILD=${BUILD:-$top/_build-test/gcc}
 
-if ! command -v mbsync >/dev/null 2>&1; then echo "1..0 # SKIP mbsync (isync) is not installed"; exit 0; fi
-if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root (the stack)"; exit 0; fi
 . "$top/tests/lib/clients-common.bash"
-clients_setup mbsync
-version=$(mbsync --version 2>&1 | head -1)
-_tap 0 "stack starts; $version"
-
-TOKEN="$T/token.json"
-clients_token "$TOKEN"
+clients_start mbsync "mbsync (isync)"
 LOCAL="$T/mail"; mkdir "$LOCAL"
 # write_rc MECH [PASSCMD] - the test's mbsyncrc with this run's values
 write_rc() {

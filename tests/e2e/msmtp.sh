@@ -20,14 +20,8 @@ top=$(cd "$here/../.." && pwd)
 . "$here/../lib/tap.sh"
 BUILD=${BUILD:-$top/_build-test/gcc}
 
-if ! command -v msmtp >/dev/null 2>&1; then echo "1..0 # SKIP msmtp is not installed"; exit 0; fi
-if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root (the stack)"; exit 0; fi
 . "$top/tests/lib/clients-common.bash"
-clients_setup msmtp
-_tap 0 "stack starts; $(msmtp --version | head -1)"
-
-TOKEN="$T/token.json"
-clients_token "$TOKEN"
+clients_start msmtp msmtp
 TOOL="$BUILD/tools/sasl-oauth2"
 DRIVER="$BUILD/tests/sasl-driver"
 PROCS=8

@@ -1,6 +1,10 @@
 # SPDX-License-Identifier: MIT
 # Shared by the mail-client end-to-end tests (tests/e2e/sendmail.sh,
-# mbsync.sh, mutt.sh); sourced after tap.sh, with $top and $BUILD set.
+# mbsync.sh, msmtp.sh, mutt.sh); sourced after tap.sh, with $top and $BUILD set.
+#   clients_start NAME WHAT  skip (TAP, exit 0) without the command NAME
+#                        (WHAT: the words for it) or without root; then
+#                        clients_setup NAME, TAP line 1 with NAME --version,
+#                        and $TOKEN, the token file of clients_token
 #   clients_setup NAME   temp dir $T, the plugin in $T/plugin, a config
 #                        $T/sasl-oauth2.conf, the loopback stack started and
 #                        its stack.env sourced; prints TAP line 1
@@ -27,6 +31,16 @@ clients_setup() {
 	fi
 	. "$T/stack/stack.env"
 	SEEN="$T/secrets"; : >"$SEEN"
+}
+
+# clients_start NAME WHAT - skip or start; the stack, line 1, $TOKEN
+clients_start() {
+	if ! command -v "$1" >/dev/null 2>&1; then echo "1..0 # SKIP $2 is not installed"; exit 0; fi
+	if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root (the stack)"; exit 0; fi
+	clients_setup "$1"
+	_tap 0 "stack starts; $("$1" --version 2>&1 | head -1)"
+	TOKEN="$T/token.json"
+	clients_token "$TOKEN"
 }
 
 # clients_cleanup - stop the stack, remove the temp dir unless KEEP
