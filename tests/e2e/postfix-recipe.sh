@@ -118,11 +118,8 @@ else
 fi
 
 # --- the recipe's steps, from the page ---------------------------------------
-perl "$top/tests/lib/man-blocks.pl" recipe-step "$MAN" "$T/steps" 2>"$T/log/extract.err"
-got=$(cat "$T/steps/.order" 2>/dev/null)
-is "$got" "$STEPS" "the page's recipe steps are the ones this test runs, in order"
-if [ "$got" != "$STEPS" ]; then
-	diag "$T/log/extract.err"
+. "$top/tests/lib/man-steps.bash"
+if ! man_steps recipe-step "$STEPS" "the page's recipe steps are the ones this test runs, in order"; then
 	done_testing
 	exit 1
 fi
@@ -146,8 +143,6 @@ you@gmail.com	$TEST_USER
 /usr/bin/sasl-oauth2	$TOOL
 /root/	$R/root/
 EOF
-# subst FILE...: apply the table in place, in one pass (no text is mapped twice)
-subst() { perl -i "$top/tests/lib/subst.pl" "$T/map" "$@"; }
 
 # --- the machine as Debian leaves it after "apt-get install postfix" ---------
 mkdir -p "$R/etc/postfix" "$R/etc/default" "$Q" "$R/var/lib/postfix" "$R/root"
@@ -248,14 +243,8 @@ journalctl() {
 	esac
 }
 EOF
-# run_step NAME [STDIN]: run the step's block (substituted) with bash -e
-run_step() {
-	local name=$1 in=${2:-/dev/null}
-	cp "$T/steps/$name" "$T/run/$name.sh"
-	subst "$T/run/$name.sh"
-	(cd "$T/work" && bash -e -o pipefail -c ". '$T/shims.sh'
-$(cat "$T/run/$name.sh")") <"$in" >"$T/run/$name.out" 2>&1
-}
+# man_step (tests/lib/man-steps.bash) runs the steps in $T/work, with the shims
+STEP_DIR=$T/work STEP_PRELUDE=$T/shims.sh
 step_title() { head -1 "$T/steps/$1" | sed 's/ *\\$//' | cut -c1-60; }
 # ok_step NAME RC: one TAP line for a step; its output when it failed
 ok_step() {
@@ -284,7 +273,7 @@ authorize_paste() {
 	local url='' loc='' next i pid
 	rm -f "$T/paste"
 	mkfifo "$T/paste"
-	run_step authorize "$T/paste" &
+	man_step authorize "$T/paste" &
 	pid=$!
 	exec 7>"$T/paste"
 	for ((i = 0; i < 100; i++)); do
@@ -328,7 +317,7 @@ for name in $STEPS; do
 	case $name in
 	secret)
 		printf '%s\n' "$CLIENT_SECRET" >"$T/secret.in"
-		run_step secret "$T/secret.in"
+		man_step secret "$T/secret.in"
 		ok_step secret $?
 		;;
 	authorize)
@@ -336,7 +325,7 @@ for name in $STEPS; do
 		ok_step authorize $?
 		;;
 	*)
-		run_step "$name"
+		man_step "$name"
 		ok_step "$name" $?
 		;;
 	esac
@@ -420,7 +409,7 @@ is "$(find "$Q/etc/ssl/certs" -name 'ca-certificates.crt.*' | wc -l)" "0" \
 if [ -f "$TOKEN" ]; then
 	at0=$(jq -r .access_token "$TOKEN")
 	jq '.expiry = "1"' "$TOKEN" >"$T/edit.json" && cat "$T/edit.json" >"$TOKEN"
-	run_step send
+	man_step send
 	rc=$?
 	_tap $rc "recipe step send, again after the restart, with the access token expired"
 	[ $rc = 0 ] || diag "$T/run/send.out"
@@ -432,7 +421,7 @@ if [ -f "$TOKEN" ]; then
 	# the mail waits; the hook puts the bundle back and it goes.
 	rm -f "$Q/etc/ssl/certs/ca-certificates.crt"
 	jq '.expiry = "1"' "$TOKEN" >"$T/edit.json" && cat "$T/edit.json" >"$TOKEN"
-	run_step send
+	man_step send
 	wait_for 30 grep -q 'SASL authentication failure: sasl-oauth2: .*ca-certificates' "$PF_LOG"
 	check "control: without the bundle in the chroot the refresh fails, naming the bundle, and the mail is deferred" \
 		grep -q 'SASL authentication failure: sasl-oauth2: .*ca-certificates' "$PF_LOG"

@@ -47,8 +47,8 @@ sr_start sender
 diag() { sed 's/^/# /' "$@" 2>/dev/null | tail -20; }
 
 # --- the page's steps --------------------------------------------------------
-perl "$top/tests/lib/man-blocks.pl" sender-step "$MAN" "$T/steps" 2>"$T/extract.err"
-is "$(cat "$T/steps/.order" 2>/dev/null)" "maps main.cf" \
+. "$top/tests/lib/man-steps.bash"
+man_steps sender-step "maps main.cf" \
 	"sasl-oauth2-postfix(7) has the sender-dependent steps this test runs, in order"
 cat >"$T/map" <<EOF
 alice@example.com bob@example.com	${SENDERS[*]}
@@ -56,12 +56,9 @@ alice@example.com bob@example.com	${SENDERS[*]}
 /etc/postfix	$PF_OUT_DIR
 /etc/ssl/certs/ca-certificates.crt	$CA_FILE
 EOF
-subst() { perl -i "$top/tests/lib/subst.pl" "$T/map" "$@"; }
 for step in maps main.cf; do
 	[ -f "$T/steps/$step" ] || { _tap 1 "sender-step $step: not in the page"; continue; }
-	cp "$T/steps/$step" "$T/run/$step.sh"
-	subst "$T/run/$step.sh"
-	bash -e -o pipefail "$T/run/$step.sh" >"$T/run/$step.out" 2>&1
+	man_step "$step"
 	rc=$?
 	_tap $rc "sender-step $step runs as written: $(head -1 "$T/steps/$step" | cut -c1-50)"
 	[ $rc = 0 ] || diag "$T/run/$step.out"
