@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""mint-token-files.py [--owner USER] [--ca PATH] [--prefix P] DIR COUNT
+"""mint-token-files.py [--owner USER] [--ca PATH] [--prefix P] [--public] DIR COUNT
 
 COUNT token files, DIR/P<i>@example.test.json for i = 0..COUNT-1, as an admin
 writes one before the first use (refresh token, user, token endpoint, client
@@ -14,8 +14,11 @@ minutes.
           (inside the chroot for pf-out: $PF_OUT_CA_IN_CHROOT; default
           $CA_FILE)
 --prefix  the accounts' prefix (default "s")
+--public  grants of the provider's public client (CLIENT_ID_PUBLIC): the
+          files hold its client id, no secret, no client_auth
 Reads the stack's environment (source DIR/stack.env first): TEST_MINT_GRANTS_URL,
-CA_FILE, TOKEN_ENDPOINT, CLIENT_ID, CLIENT_SECRET.  Prints the number of
+CA_FILE, TOKEN_ENDPOINT, CLIENT_ID, CLIENT_SECRET (CLIENT_ID_PUBLIC with
+--public).  Prints the number of
 files written; exit 1 with one line on stderr when the provider refuses.
 """
 import argparse
@@ -54,13 +57,18 @@ def main():
     ap.add_argument("--owner")
     ap.add_argument("--ca")
     ap.add_argument("--prefix", default="s")
+    ap.add_argument("--public", action="store_true")
     ap.add_argument("dir")
     ap.add_argument("count", type=int)
     a = ap.parse_args()
     env = os.environ
     try:
         url, ca_file = env["TEST_MINT_GRANTS_URL"], env["CA_FILE"]
-        endpoint, client_id, secret = env["TOKEN_ENDPOINT"], env["CLIENT_ID"], env["CLIENT_SECRET"]
+        endpoint = env["TOKEN_ENDPOINT"]
+        if a.public:
+            client_id, secret = env["CLIENT_ID_PUBLIC"], None
+        else:
+            client_id, secret = env["CLIENT_ID"], env["CLIENT_SECRET"]
     except KeyError as e:
         sys.exit(f"mint-token-files: {e.args[0]} is not set: source the stack's stack.env first")
     uid = gid = None
@@ -80,9 +88,9 @@ def main():
             "token_endpoint": endpoint,
             "ca_bundle_file": a.ca or ca_file,
             "client_id": client_id,
-            "client_secret": secret,
-            "client_auth": "basic",
         }
+        if secret is not None:
+            doc.update(client_secret=secret, client_auth="basic")
         write_file(os.path.join(a.dir, account + ".json"), doc, uid, gid)
     print(len(tokens))
 
