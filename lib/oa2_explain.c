@@ -116,8 +116,9 @@ static const struct oa2_explain table[] = {
 	 " > Authentication > Allow public client flows: Yes\n"
 	 "Google: the client type does not allow this flow (a Web client in the device "
 	 "flow): create a Desktop app client in " G_CREDS,
-	 "re-authorize with the client_id that will refresh: " REAUTH "; for an app-only "
-	 "grant, add the delegation or permission named above"},
+	 "re-authorize with the client_id that will refresh: " REAUTH "; an app-only "
+	 "grant has no consent to redo: see sasl-oauth2 explain domain_wide_delegation "
+	 "(jwt_bearer) or app_permission (client_credentials)"},
 	{"invalid_scope",
 	 "the scope asked for is not allowed for this client or flow",
 	 "Google device flow with https://mail.google.com/ (\"Invalid device flow scope\"): "
@@ -529,6 +530,46 @@ static const struct oa2_explain table[] = {
 	 "the mailbox is not the one given the permission: the SASL user (\"user\") is the "
 	 "mailbox address",
 	 "register the service principal and give it the mailbox: " EXO_SP},
+	{"domain_wide_delegation",
+	 "Google: the service account may not act for this mailbox (grant jwt_bearer: "
+	 "unauthorized_client, \"client not authorized for any of the scopes requested\")",
+	 "domain-wide delegation is missing for the service account's client ID, or it lists "
+	 "other scopes than https://mail.google.com/: " G_ADMIN_DWD " > Add new (or Edit): "
+	 "the client ID (a number: the key file's client_id) and the scope "
+	 "https://mail.google.com/\n"
+	 "\"user\" is not a mailbox of the Workspace domain that delegated: name one of its "
+	 "mailboxes\n"
+	 "the delegation was just added: it can take some minutes, at most a day, to apply",
+	 G_ADMIN_DWD " > Add new: the service account's client ID with the scope "
+	 "https://mail.google.com/ (there is no consent to redo), then run: sasl-oauth2 test "
+	 "FILE"},
+	{"app_permission",
+	 "the provider does not let this application get tokens on its own (grant "
+	 "client_credentials: unauthorized_client)",
+	 "Microsoft Entra: the app lacks the application permission or its admin consent: "
+	 MS_APP " > API permissions > Add a permission > APIs my organization uses > Office "
+	 "365 Exchange Online > Application permissions > SMTP.SendAsApp / IMAP.AccessAsApp, "
+	 "then Grant admin consent\n"
+	 "Microsoft: AADSTS700016, the app is not in the tenant named in token_endpoint: use "
+	 "the tenant ID of the app's directory (never common)\n"
+	 "Exchange Online must know the app too, or the server refuses its tokens: " EXO_SP "\n"
+	 "other providers: allow the client_credentials grant for this client in the "
+	 "provider's console",
+	 MS_APP " > API permissions: Office 365 Exchange Online SMTP.SendAsApp / "
+	 "IMAP.AccessAsApp and Grant admin consent, then " EXO_SP " (there is no consent to "
+	 "redo); then run: sasl-oauth2 test FILE"},
+	{"app_invalid_grant",
+	 "Google: the service account's assertion was refused (grant jwt_bearer: invalid_grant)",
+	 "\"Invalid email or User ID\": \"user\" is not a mailbox of the Workspace domain: "
+	 "fix \"user\"\n"
+	 "\"Invalid JWT Signature\": the key was deleted or disabled: Google Cloud console > "
+	 "IAM & Admin > Service accounts > the account > Keys > Add key > JSON, and point "
+	 "service_account_file at it (mode 0600, owned by the mail system's user)\n"
+	 "\"Invalid JWT: Token must be a short-lived token\" or \"in a reasonable "
+	 "timeframe\": this host's clock is off: timedatectl set-ntp true",
+	 "check that \"user\" is a mailbox of the Workspace domain and that the service "
+	 "account's key still exists (Google Cloud console > IAM & Admin > Service accounts > "
+	 "Keys); there is no consent to redo; then run: sasl-oauth2 test FILE"},
 	{"AADSTS700027",
 	 "Microsoft: the client assertion's signature or certificate was not accepted",
 	 "the certificate (thumbprint in x5t#S256) is not uploaded for this app, expired, "
@@ -599,8 +640,10 @@ static const struct oa2_explain table[] = {
 	 "Microsoft: application (client_id) not found in the directory",
 	 "client_id mistyped, the app lives in another tenant, or it is single-tenant and "
 	 "you used common: check " MS_APP " > Overview (Application (client) ID, Directory "
-	 "(tenant) ID)",
-	 "fix client_id or --tenant"},
+	 "(tenant) ID); an app-only token file names the tenant in token_endpoint "
+	 "(login.microsoftonline.com/TENANT/oauth2/v2.0/token)",
+	 "check client_id and the tenant against " MS_APP " > Overview: fix client_id, or "
+	 "--tenant (an app-only file: the tenant in token_endpoint)"},
 	{"AADSTS7000218",
 	 "Microsoft: the request needs a client secret (the app is treated as confidential)",
 	 "a public client (desktop, device flow) needs " MS_APP " > Authentication > Allow "
@@ -726,6 +769,9 @@ static const struct {
 	 "check " AZ_URL ", and https_proxy if one is set"},
 	{"user", AZ,
 	 "give the mail address with --user"},
+	{"AADSTS700016", AZ,
+	 "check --client-id and --tenant against " MS_APP " > Overview "
+	 "(Application (client) ID, Directory (tenant) ID)"},
 	{"AADSTS700025", AZ,
 	 "leave --client-secret-file out: the client is public"},
 	{"AADSTS90009", AZ,

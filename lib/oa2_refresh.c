@@ -219,20 +219,81 @@ post_refresh(const struct oa2_settings *s, const char *path,
 }
 
 /*
+ * An app-only grant refused: the fix is in a console, there is no consent
+ * to redo.  Matched on the error word or, for Entra, the AADSTS number in
+ * the description; code: the explain page that says more (oa2_explain(3)).
+ */
+static const struct {
+	enum oa2_grant_kind grant;
+	const char *word;		/* the OAuth error word, or NULL */
+	const char *aadsts;		/* "AADSTS..." in the message, or NULL */
+	const char *code;		/* the explain page */
+	const char *todo;
+} app_refusals[] = {
+	{OA2_GRANT_CLIENT_CREDENTIALS, NULL, "AADSTS700016", "AADSTS700016",
+	 "Microsoft Entra admin center > App registrations > the app > "
+	 "Overview: check client_id and that token_endpoint names this "
+	 "tenant (no consent to redo)"},
+	{OA2_GRANT_CLIENT_CREDENTIALS, NULL, "AADSTS7000215", "AADSTS7000215",
+	 "Microsoft Entra admin center > App registrations > the app > "
+	 "Certificates & secrets: a new client secret (its Value) in the "
+	 "token file (no consent to redo)"},
+	{OA2_GRANT_CLIENT_CREDENTIALS, NULL, "AADSTS700027", "AADSTS700027",
+	 "Microsoft Entra admin center > App registrations > the app > "
+	 "Certificates & secrets > Certificates: upload the certificate of "
+	 "client_cert_file (no consent to redo)"},
+	{OA2_GRANT_JWT_BEARER, "unauthorized_client", NULL,
+	 "domain_wide_delegation",
+	 "Google Admin console > Security > API controls > Domain-wide "
+	 "delegation: add the service account's client ID with the scope "
+	 "https://mail.google.com/ (no consent to redo)"},
+	{OA2_GRANT_CLIENT_CREDENTIALS, "unauthorized_client", NULL,
+	 "app_permission",
+	 "Microsoft Entra admin center > App registrations > the app > API "
+	 "permissions: Office 365 Exchange Online SMTP.SendAsApp / "
+	 "IMAP.AccessAsApp, Grant admin consent; then Exchange Online "
+	 "PowerShell: New-ServicePrincipal and Add-MailboxPermission for the "
+	 "mailbox (no consent to redo)"},
+	{OA2_GRANT_JWT_BEARER, "invalid_grant", NULL, "app_invalid_grant",
+	 "check that \"user\" is a mailbox of the Workspace domain and that "
+	 "the service account's key still exists (Google Cloud console > IAM "
+	 "& Admin > Service accounts > Keys) (no consent to redo)"},
+};
+
+/* app_refusal - the console fix for an app-only grant's refusal; *code: its page */
+static const char *
+app_refusal(enum oa2_grant_kind grant, const struct oa2_error *err,
+    const char **code)
+{
+	for (size_t i = 0; i < sizeof(app_refusals) / sizeof(app_refusals[0]);
+	    i++)
+		if (app_refusals[i].grant == grant &&
+		    (app_refusals[i].word == NULL ||
+		    strcmp(app_refusals[i].word, err->code) == 0) &&
+		    (app_refusals[i].aadsts == NULL ||
+		    strstr(err->msg, app_refusals[i].aadsts) != NULL)) {
+			*code = app_refusals[i].code;
+			return app_refusals[i].todo;
+		}
+	return "the provider refuses the application's credential or grant: "
+	    "fix it in the provider's console (no consent to redo)";
+}
+
+/*
  * explain_refresh_error - add what to do to a token endpoint error; by hand
  * (o->by_hand, a command) nothing retries it, in a mail program the mail
- * is deferred and retried
+ * is deferred and retried.  A message too long keeps both ends
+ * (oa2_error_set()): the file and what to do.
  */
 static void
 explain_refresh_error(const char *path, enum oa2_grant_kind grant,
     const struct oa2_refresh_opts *o, struct oa2_error *err)
 {
-	char msg[OA2_ERR_MSG_MAX];
-	const char *todo = NULL, *again = "";
+	char full[2 * OA2_ERR_MSG_MAX], code[OA2_ERR_CODE_MAX];
+	const char *todo = NULL, *again = "", *refined = NULL;
 
 	if (grant != OA2_GRANT_REFRESH && err->status == OA2_ERR_PERM)
-		todo = "the provider refuses the application's credential or "
-		    "grant; the console fix is in the explain page";
+		todo = app_refusal(grant, err, &refined);
 	else if (strcmp(err->code, "invalid_grant") == 0)
 		todo = "the refresh token is dead (expired, revoked, or replaced): "
 		    "re-authorize with: sasl-oauth2 authorize --force";
@@ -253,10 +314,11 @@ explain_refresh_error(const char *path, enum oa2_grant_kind grant,
 	if (err->status == OA2_ERR_TEMP || err->status == OA2_ERR_PROTO)
 		again = o->by_hand ? ": run the command again later" :
 		    ": the mail is deferred and retried";
-	snprintf(msg, sizeof(msg), "%s: %s%s%s%s (see: sasl-oauth2 explain %s)",
+	snprintf(code, sizeof(code), "%s", refined ? refined : err->code);
+	snprintf(full, sizeof(full), "%s: %s%s%s%s (see: sasl-oauth2 explain %s)",
 	    path, err->msg, todo ? "; " : "", todo ? todo : "", todo ? again : "",
-	    err->code);
-	memcpy(err->msg, msg, sizeof(err->msg));
+	    code);
+	oa2_error_set(err, err->status, code, "%s", full);
 }
 
 /*

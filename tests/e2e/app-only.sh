@@ -11,7 +11,11 @@
 # --chroot: paths given outside the chroot, recorded inside; a key outside
 # it refused with the install); a key file readable by
 # others is refused with the chmod; a client the provider does not delegate
-# gets unauthorized_client and explain gives the console fix; connect-app
+# gets unauthorized_client and the console fix (token, status --refresh,
+# test and the plugin's SASL error line lead with domain-wide delegation; a
+# client not allowed client_credentials gets Entra's API permissions and
+# New-ServicePrincipal), nothing says re-authorize; "sasl-oauth2 test" on an
+# app-only file mints a token and logs in; connect-app
 # writes and proves such files (as --owner postfix: a key postfix cannot
 # read is refused with the chown), status names the grant, revoke says how
 # to withdraw an app's credential.  TAP.
@@ -108,6 +112,48 @@ ok $([[ $? -ne 0 ]] && has "$WORK/t5.err" "unauthorized_client"; echo $?) "a mai
 diag "$WORK/t5.err"
 "$TOOL" explain "$(grep -o 'unauthorized_client' "$WORK/t5.err" | head -1)" >"$WORK/x5" 2>&1
 ok $(has "$WORK/x5" "Manage domain wide delegation"; echo $?) "explain names the Admin console's domain-wide delegation"
+# The one-line fix leads with the console: an app-only grant has no consent to redo.
+reauth() { grep -Eiq 're-?authori|sasl-oauth2 authorize|authorize (again|--force)' "$1"; }
+DWD='Google Admin console > Security > API controls > Domain-wide delegation: add the service account.s client ID with the scope https://mail\.google\.com/'
+ok $(head -1 "$WORK/t5.err" | grep -Eq -- "$F5: .*unauthorized_client.*; $DWD \(no consent to redo\) \(see: sasl-oauth2 explain domain_wide_delegation\)"; echo $?) \
+	"token: the error line gives the delegation fix and its page"
+ok $(grep -Eq '^  fix: Google Admin console > Security > Access and data control > API controls > Manage domain wide delegation > Add new' "$WORK/t5.err" &&
+	! reauth "$WORK/t5.err"; echo $?) "token: the fix line leads with the Admin console, nothing says re-authorize"
+"$TOOL" status --refresh "$F5" >"$WORK/s5.out" 2>&1
+ok $(grep -Eq -- "$DWD" "$WORK/s5.out" && grep -Eq '^  fix: Google Admin console' "$WORK/s5.out" && ! reauth "$WORK/s5.out"; echo $?) \
+	"status --refresh: the same console fix, no re-authorize"
+diag "$WORK/s5.out"
+"$TOOL" test --ca-file "$CA_FILE" --plugin-dir "$PLUGIN_BUILD_DIR" --imap "127.0.0.1:$IMAPS_PORT" --tls implicit "$F5" >"$WORK/x5t.out" 2>&1
+rc=$?
+ok $([[ $rc -ne 0 ]] && grep -Eq -- "^  plugin said: .*$DWD" "$WORK/x5t.out"; echo $?) \
+	"test: the plugin's SASL error line (what mail.log shows) gives the delegation fix (exit $rc)"
+ok $(grep -Eq '^verdict: FAILED: .*; fix: Google Admin console > .*Manage domain wide delegation' "$WORK/x5t.out" && ! reauth "$WORK/x5t.out"; echo $?) \
+	"test: the verdict's fix leads with the Admin console"
+diag "$WORK/x5t.out"
+
+# ---- client_credentials the provider does not allow this client: Entra's console fix
+F6=$WORK/cc-notallowed.json
+newfile "$F6" "$(jq -n --arg ep "$TOKEN_ENDPOINT" --arg ca "$CA_FILE" --arg u "$APP_MAILBOX" \
+	'{grant:"client_credentials", user:$u, token_endpoint:$ep, ca_bundle_file:$ca,
+	  client_id:"appnoperm", client_secret:"appsecret", client_auth:"basic"}')"
+"$TOOL" token "$F6" >/dev/null 2>"$WORK/t6.err"
+ok $([[ $? -ne 0 ]] && head -1 "$WORK/t6.err" | grep -Eq "unauthorized_client.*; Microsoft Entra admin center > App registrations > the app > API permissions: Office 365 Exchange Online SMTP\.SendAsApp / IMAP\.AccessAsApp, Grant admin consent; then Exchange Online PowerShell: New-ServicePrincipal and Add-MailboxPermission for the mailbox \(no consent to redo\) \(see: sasl-oauth2 explain app_permission\)"; echo $?) \
+	"client_credentials not allowed: the error line gives the Entra permission and New-ServicePrincipal / Add-MailboxPermission"
+ok $(grep -Eq '^  fix: Microsoft Entra admin center > .*API permissions.*New-ServicePrincipal.*Add-MailboxPermission' "$WORK/t6.err" && ! reauth "$WORK/t6.err"; echo $?) \
+	"client_credentials not allowed: the fix line leads with the Entra console, nothing says re-authorize"
+diag "$WORK/t6.err"
+
+# ---- sasl-oauth2 test on app-only files: it mints and logs in through the plugin
+for f in "$F1" "$WORK/sa-bob.json"; do
+	jq '.expiry = "1"' "$f" >"$WORK/e" && cat "$WORK/e" >"$f"
+	n0=$(grants "$(jq -r 'if .grant == "jwt_bearer" then "urn:ietf:params:oauth:grant-type:jwt-bearer" else .grant end' "$f")")
+	"$TOOL" test --ca-file "$CA_FILE" --plugin-dir "$PLUGIN_BUILD_DIR" --imap "127.0.0.1:$IMAPS_PORT" --tls implicit "$f" >"$WORK/test.out" 2>&1
+	ok $([[ $? -eq 0 ]] && has "$WORK/test.out" "^verdict: works: $(jq -r .user "$f") logged in to IMAP 127\.0\.0\.1"; echo $?) \
+		"test $(basename "$f") ($(jq -r .grant "$f")): the login works"
+	n1=$(grants "$(jq -r 'if .grant == "jwt_bearer" then "urn:ietf:params:oauth:grant-type:jwt-bearer" else .grant end' "$f")")
+	ok $([[ $((n1 - n0)) -eq 1 ]]; echo $?) "test $(basename "$f"): the expired token was minted anew, one request (got $((n1 - n0)))"
+	diag "$WORK/test.out"
+done
 
 # ---- connect-app writes such files and proves them
 C1=$WORK/connect-cert.json
@@ -208,6 +254,26 @@ j1=$(grants urn:ietf:params:oauth:grant-type:jwt-bearer)
 ok $([[ $((j1 - j0)) -eq 3 ]]; echo $?) "one jwt-bearer request per mailbox (got $((j1 - j0)))"
 ok $([[ "$(grep -c 'sasl_username=' "$PF_IN_LOG")" -ge 3 ]] && grep -q 'sasl_username=carol@example.test' "$PF_IN_LOG"; echo $?) \
 	"pf-in saw each mailbox authenticate"
+
+# A sender whose mailbox is outside the delegation: Postfix's log (mail.log)
+# shows the plugin's line with the Admin console's fix, not "re-authorize".
+jq --arg sa "$PF_OUT_TOKEN_DIR_IN_CHROOT/sa.json" --arg ca "$PF_OUT_CA_IN_CHROOT" \
+	'.service_account_file = $sa | .ca_bundle_file = $ca | del(.access_token, .expiry, .expires_in)' \
+	"$F5" >"$D/outsider.json"
+chown postfix:postfix "$D/outsider.json" && chmod 600 "$D/outsider.json"
+echo "someone@elsewhere.test someone@elsewhere.test:$PF_OUT_TOKEN_DIR_IN_CHROOT/outsider.json" >>"$WORK/passwd"
+cat "$WORK/passwd" >"$PF_OUT_SASL_PASSWD"
+bash "$STACK_SH" reload-pf-out "$STACK_DIR" >/dev/null 2>&1
+python3 "$SEND_MAIL" --port "$PF_OUT_PORT" --from someone@elsewhere.test --to alice@example.test \
+	--subject "app-only-outsider" >/dev/null 2>&1
+for _ in $(seq 1 45); do
+	grep -q 'SASL authentication failure: sasl-oauth2: .*outsider\.json: .*unauthorized_client' "$PF_OUT_LOG" && break
+	sleep 1
+done
+grep 'SASL authentication failure: sasl-oauth2: .*outsider\.json' "$PF_OUT_LOG" | head -1 >"$WORK/maillog.line"
+ok $(grep -Eq -- "unauthorized_client.*; $DWD \(no consent to redo\) \(see: sasl-oauth2 explain domain_wide_delegation\)" "$WORK/maillog.line" && ! reauth "$WORK/maillog.line"; echo $?) \
+	"Postfix's log: the plugin's failure line for a mailbox outside the delegation gives the Admin console's fix"
+diag "$WORK/maillog.line"
 ok $(! grep -q "$(cat "$WORK/t4")" "$IDP_LOG" "$PF_OUT_LOG" "$DOVECOT_LOG"; echo $?) "no access token in the logs"
 
 done_testing

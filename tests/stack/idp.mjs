@@ -41,6 +41,9 @@
 //              its client_email, aud = the token endpoint, sub = the mailbox,
 //              scope https://mail.google.com/.  As at Google, the request has no
 //              client authentication: this server adds client_id=appsa to it.
+//   appnoperm  client_secret_basic "appsecret", client_credentials, always
+//              refused with unauthorized_client, as a provider refuses an app it
+//              has not given the mail permission (the console fix's test case)
 //   The access token's email (Dovecot's username_attribute) is the mailbox:
 //   sub for jwt-bearer; APP_MAILBOX for client_credentials, standing in for
 //   the one mailbox Exchange would give the app's service principal.
@@ -241,6 +244,14 @@ if (APP_KEYS) {
       client_id: 'appjwt',
       token_endpoint_auth_method: 'private_key_jwt',
       jwks: { keys: [{ ...certKey.export({ format: 'jwk' }), use: 'sig' }] },
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+    },
+    {
+      client_id: 'appnoperm',
+      client_secret: 'appsecret',
+      token_endpoint_auth_method: 'client_secret_basic',
       grant_types: ['client_credentials'],
       response_types: [],
       redirect_uris: [],
@@ -624,6 +635,15 @@ async function enforceAuthMethod(req, res, path) {
   // oidc-provider uses an already read body from req.body.
   req.body = Buffer.from(raw, 'utf8');
   const used = usedSecretMethod(req, form);
+  if (path === TOKEN_PATH && used?.clientId === 'appnoperm' && form.get('grant_type') === 'client_credentials') {
+    countToken('client_credentials', false);
+    log('token grant_type=client_credentials client=appnoperm status=400 error=unauthorized_client');
+    sendJson(res, 400, {
+      error: 'unauthorized_client',
+      error_description: 'the application has no permission to get tokens for mail',
+    });
+    return false;
+  }
   if (!used) return true;
   const registered = registeredMethod.get(used.clientId);
   if (!registered || !['client_secret_basic', 'client_secret_post'].includes(registered) || registered === used.method) {

@@ -110,6 +110,9 @@ static const struct {
 	{"jwt", "jwt_alg"},
 	{"grant", "sasl-oauth2 status"},
 	{"exchange_service_principal", "New-ServicePrincipal"},
+	{"domain_wide_delegation", "https://mail.google.com/"},
+	{"app_permission", "Add-MailboxPermission"},
+	{"app_invalid_grant", "Invalid JWT Signature"},
 	{"AADSTS700027", "Upload certificate"},
 	{"AADSTS7000215", "New client secret"},
 	{"AADSTS1002012", "/.default"},
@@ -380,6 +383,55 @@ main(void)
 			    "%s, %s: the fix says \"%s\"",
 			    oa2_explain_ctx_name(names[i].ctx), names[i].code,
 			    names[i].want);
+		}
+		/* An app-only grant's refusal: the console first, no consent to redo. */
+		{
+			static const struct {
+				const char *code, *lead;
+			} app[] = {
+				{"domain_wide_delegation", "Google Admin console > Security > "
+				    "Access and data control > API controls > Manage domain "
+				    "wide delegation > Add new: the service account's client "
+				    "ID with the scope https://mail.google.com/"},
+				{"app_permission", "Microsoft Entra admin center > App "
+				    "registrations > your app > API permissions: Office 365 "
+				    "Exchange Online SMTP.SendAsApp / IMAP.AccessAsApp and "
+				    "Grant admin consent, then Exchange Online PowerShell: "
+				    "New-ServicePrincipal"},
+				{"app_invalid_grant", "check that \"user\" is a mailbox"},
+				{"exchange_service_principal", "register the service "
+				    "principal"},
+				{"AADSTS700027", "upload the certificate"},
+				{"AADSTS7000215", "put a new client secret"},
+			};
+
+			for (size_t i = 0; i < sizeof(app) / sizeof(app[0]); i++)
+				for (int c = OA2_CTX_PLUGIN; c < OA2_CTX_COUNT; c++) {
+					const char *fix = oa2_explain_fix(oa2_explain_find(
+					    app[i].code), (enum oa2_explain_ctx)c);
+
+					ok(fix != NULL && strncmp(fix, app[i].lead,
+					    strlen(app[i].lead)) == 0 &&
+					    strstr(fix, "authorize") == NULL &&
+					    strstr(fix, "re-auth") == NULL,
+					    "%s, %s: the fix leads with \"%.40s...\", "
+					    "nothing to re-authorize", oa2_explain_ctx_name(
+					    (enum oa2_explain_ctx)c), app[i].code, app[i].lead);
+				}
+			ok(strstr(oa2_explain_find("app_permission")->fix,
+			    "Add-MailboxPermission") != NULL,
+			    "app_permission: the fix names Add-MailboxPermission");
+			ok(strstr(oa2_explain_find("unauthorized_client")->fix,
+			    "domain_wide_delegation") != NULL &&
+			    strstr(oa2_explain_find("unauthorized_client")->fix,
+			    "app_permission") != NULL, "unauthorized_client: the "
+			    "fix points an app-only grant to its pages");
+			ok(strstr(oa2_explain_fix(oa2_explain_find("AADSTS700016"),
+			    OA2_CTX_TOKEN), "token_endpoint") != NULL &&
+			    strstr(oa2_explain_fix(oa2_explain_find("AADSTS700016"),
+			    OA2_CTX_AUTHORIZE), "token_endpoint") == NULL,
+			    "AADSTS700016: the tenant in token_endpoint, for "
+			    "authorize in --tenant");
 		}
 		ok(oa2_explain_fix(NULL, OA2_CTX_AUTHORIZE) == NULL, "no page: NULL");
 		is_str(oa2_explain_ctx_name(OA2_CTX_AUTHORIZE), "authorize",
