@@ -6,7 +6,8 @@
 #
 # The subsection "One credential, many senders" of sasl-oauth2-postfix(7):
 # its blocks marked `.\" app-step: NAME` (the service account's key into the
-# chroot; one token file per sender by `sasl-oauth2 connect-app`), then the
+# chroot; one token file per sender by `sasl-oauth2 connect-app --chroot`;
+# doctor --postfix then finds nothing wrong with them), then the
 # per-sender recipe's `.\" sender-step: NAME` blocks (both maps, main.cf) it
 # refers to, are run as written on the stack's sending Postfix (pf-out, smtp
 # chrooted), with /etc/postfix and /var/spool/postfix -> pf-out's, the
@@ -70,14 +71,11 @@ is "$(cat "$T/steps/.app-order" 2>/dev/null) / $(cat "$T/steps/.order" 2>/dev/nu
 	"key token-files / maps main.cf" \
 	"sasl-oauth2-postfix(7) has the app-only steps and the per-sender maps this test runs, in order"
 [ -s "$T/extract.err" ] && diag "$T/extract.err"
-# The link's ../ climb the queue directory's components: as many as $Q has.
-up=$(printf '../%.0s' $(seq "$(tr -cd / <<<"$Q" | wc -c)"))
 cat >"$T/map" <<EOF
 alice@example.com bob@example.com	${SENDERS[*]}
 [smtp.gmail.com]:587	[127.0.0.1]:$SUBMISSION_PORT
 /etc/postfix	$PF_OUT_DIR
 /var/spool/postfix	$Q
-../../../oauth2-keys	${up}oauth2-keys
 /root/service-account.json	$IDP_APP_KEYS/sa.json
 EOF
 export PATH=$BUILD/tools:$PATH
@@ -95,16 +93,23 @@ touch -d '-10 sec' "$PF_OUT_DIR"/*.cf "$PF_OUT_DIR"/sender_relay* "$PF_OUT_DIR"/
 is "$(grep -c 'done: .* works for a[0-3]@example.test (app-only grant jwt_bearer, checked as postfix)' \
 	"$T/run/token-files.out")" "${#SENDERS[@]}" \
 	"connect-app proved each sender's file as postfix (a token minted with the service account)"
-is "$(stat -c '%U %a' -L "$Q$Q/oauth2-keys/sa.json" 2>&1)" "postfix 600" \
-	"the key's path as the token files name it holds inside the chroot too (the link), postfix's, 0600"
+is "$(grep -c "the password in smtp_sasl_password_maps: /oauth2/a[0-3]@example.test.json$" "$T/run/token-files.out")" \
+	"${#SENDERS[@]}" "connect-app --chroot printed each sender's password for the map (its path inside the chroot)"
 files=$(for s in "${SENDERS[@]}"; do
-	jq -r --arg q "$Q" '[.grant, (.service_account_file | sub("^" + $q; "Q")),
-		(.refresh_token // "no-refresh-token")] | join(" ")' "$PF_OUT_TOKEN_DIR/$s.json" 2>&1
+	jq -r '[.grant, .service_account_file, (.refresh_token // "no-refresh-token")] | join(" ")' \
+		"$PF_OUT_TOKEN_DIR/$s.json" 2>&1
 	stat -c '%U %a' "$PF_OUT_TOKEN_DIR/$s.json" 2>&1; done | sort | uniq -c | sed 's/^ *//' | tr '\n' ' ')
-is "$files" "4 jwt_bearer Q/oauth2-keys/sa.json no-refresh-token 4 postfix 600 " \
-	"each sender's token file: grant jwt_bearer, names the key by path, no refresh token, postfix's, 0600"
+is "$files" "4 jwt_bearer /oauth2-keys/sa.json no-refresh-token 4 postfix 600 " \
+	"each sender's token file: grant jwt_bearer, names the key by its path inside the chroot, no refresh token, postfix's, 0600"
 mints=$(curl -s --cacert "$CA_FILE" "$TEST_STATS_URL" | jq -r --arg g "$JWT" '.[$g].ok // 0')
 is "$mints" "${#SENDERS[@]}" "the provider answered one jwt-bearer request per sender so far"
+
+# Step 9 of the page: doctor sees the key where the chrooted client opens it.
+sasl-oauth2 doctor --postfix --config-dir "$PF_OUT_DIR" >"$T/doctor.out" 2>&1
+is "$(grep -c '✓ "service_account_file" '"$Q"'/oauth2-keys/sa.json is there, postfix can read it and no one else' \
+	"$T/doctor.out"):$(grep '✗' "$T/doctor.out" | grep -c 'a[0-3]@example.test\|oauth2-keys\|service_account')" \
+	"${#SENDERS[@]}:0" "doctor --postfix: each sender's key inside the chroot, postfix's alone; nothing wrong with them"
+[ "$TAP_FAILED" = 0 ] || diag "$T/doctor.out"
 
 # --- the rounds: the first from connect-app's tokens on ------------------------
 SR_WHAT="minted a token"
