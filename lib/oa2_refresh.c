@@ -57,7 +57,8 @@
  *	(oa2_http(3)).  opts->root, when set (the sasl-oauth2 tool, run
  *	outside the chroot the file's paths are meant for), is put before the
  *	absolute paths of the CA bundle or directory and the credential files
- *	for this request only; the file keeps them as they are.
+ *	for this request only; the file keeps them as they are.  With
+ *	opts->root_if_missing, only before a path that is not there as named.
  *
  *	oa2_mark_stale() sets the expiry of the file's access token to 0 if
  *	the file still holds the token the server refused, so the next
@@ -86,6 +87,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "oa2_app.h"
 #include "oa2_cache.h"
@@ -158,8 +160,8 @@ oa2_token_fresh(const struct oa2_token *tok, long long margin, time_t now)
  * the copies are in held[], which unroot() frees
  */
 static enum oa2_status
-reroot(struct oa2_settings *s, const char *root, char *held[5],
-    struct oa2_error *err)
+reroot(struct oa2_settings *s, const char *root, int if_missing,
+    char *held[5], struct oa2_error *err)
 {
 	const char **path[5] = {&s->ca_file, &s->ca_dir, &s->client_key_file,
 	    &s->client_cert_file, &s->service_account_file};
@@ -168,7 +170,8 @@ reroot(struct oa2_settings *s, const char *root, char *held[5],
 		size_t	n;
 
 		held[i] = NULL;
-		if (*path[i] == NULL || **path[i] != '/')
+		if (*path[i] == NULL || **path[i] != '/' ||
+		    (if_missing && access(*path[i], F_OK) == 0))
 			continue;
 		n = strlen(root) + strlen(*path[i]) + 1;
 		if ((held[i] = oa2_malloc(n)) == NULL)
@@ -441,7 +444,8 @@ refresh_edit(struct oa2_token *tok, void *arg, struct oa2_error *err)
 	if (s.grant == OA2_GRANT_REFRESH &&
 	    (st = oa2_settings_require(&s, r->path, err)) != OA2_OK)
 		return st;
-	if (o->root != NULL && (st = reroot(&s, o->root, held, err)) != OA2_OK) {
+	if (o->root != NULL && (st = reroot(&s, o->root, o->root_if_missing,
+	    held, err)) != OA2_OK) {
 		unroot(held);
 		return st;
 	}

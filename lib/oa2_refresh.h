@@ -45,6 +45,7 @@ struct oa2_refresh_opts {
 	const char *root;		/* the tool, outside a chroot: the files the
 					 * settings name (CA, keys) are opened
 					 * under this directory; NULL: as named */
+	int root_if_missing;		/* root only for a path that is not there as named */
 };
 
 enum oa2_status oa2_access_token(const char *path,

@@ -12,6 +12,7 @@
  *	char	*sao_chroot_in(c, opt, path, kind)
  *	char	*sao_chroot_out(c, path)
  *	void	sao_chroot_not_under(queue, opt, path)
+ *	void	sao_outside(ro, file, buf, size)
  * DESCRIPTION
  *	The administrator names files by their paths outside the chroot
  *	(/var/spool/postfix/oauth2/app.key); the chrooted smtp client opens
@@ -33,6 +34,13 @@
  *	chrooted client cannot open as given (unless a link in the chroot
  *	makes it hold there too), so it is refused with the --chroot that
  *	records it right.
+ *
+ *	sao_outside() is for refresh, refresh-all, token and status
+ *	--refresh, run outside the chroot: on a file under Postfix's queue
+ *	directory, a path the file names (inside the chroot, as connect-app
+ *	and authorize --chroot write them) that is not there outside is
+ *	opened under the queue directory.  A path that is there is used as
+ *	named, as before.
  * SEE ALSO
  *	sasl-oauth2(1), --chroot; mailsys(3).
  * LICENSE
@@ -51,6 +59,7 @@
 #include <unistd.h>
 
 /* Application-specific. */
+#include "oa2_refresh.h"
 #include "sao.h"
 
 /* under - path lies under dir (both resolved): its rest ("/x"), else NULL */
@@ -145,6 +154,16 @@ sao_chroot_out(const struct sao_chroot *c, const char *path)
 		sao_die(EX_OSERR, "out of memory");
 	snprintf(out, n, "%s%s", strcmp(c->dir, "/") == 0 ? "" : c->dir, path);
 	return out;
+}
+
+void
+sao_outside(struct oa2_refresh_opts *ro, const char *file, char *buf,
+    size_t size)
+{
+	if (sao_queue_of(file, buf, size)) {
+		ro->root = buf;
+		ro->root_if_missing = 1;
+	}
 }
 
 void

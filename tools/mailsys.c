@@ -153,13 +153,18 @@ ask_owner(const char *dir, const char *dir_user)
 int
 sao_queue_of(const char *file, char *buf, size_t size)
 {
-	char	queue[PATH_MAX], real[PATH_MAX], dir[PATH_MAX], path[PATH_MAX];
+	static char real[PATH_MAX];	/* postconf once a process */
+	static int known;		/* 1 real is it, -1 none */
+	char	queue[PATH_MAX], dir[PATH_MAX], path[PATH_MAX];
 	size_t	qlen;
 
 	snprintf(queue, sizeof(queue), "%s", file);
-	if (realpath(dirname(queue), dir) == NULL ||
-	    postconf_value("queue_directory", queue, sizeof(queue)) < 0 ||
-	    realpath(queue, real) == NULL)
+	if (realpath(dirname(queue), dir) == NULL)
+		return 0;
+	if (known == 0)
+		known = postconf_value("queue_directory", queue, sizeof(queue)) == 0
+		    && realpath(queue, real) != NULL ? 1 : -1;
+	if (known < 0)
 		return 0;
 	qlen = strlen(real);
 	snprintf(path, sizeof(path), "%s/", dir);

@@ -433,7 +433,9 @@ refresh_one(struct run *r, struct item *it, struct oa2_http_conn *conn)
 	struct oa2_token tok;
 	struct oa2_error err;
 	enum oa2_status st;
+	char	root[4096];
 
+	sao_outside(&ro, it->path, root, sizeof(root));
 	oa2_error_clear(&err);
 	st = oa2_access_token(it->path, &ro, &tok, &info, &err);
 	if (st != OA2_OK) {
@@ -982,6 +984,13 @@ cmd_refresh_all(int argc, char **argv)
 	if (sao_load_config(&cfg) < 0)
 		return EX_CONFIG;
 	r.cfg = &cfg;
+	/* Postfix's queue directory (sao_outside()): postconf once, before
+	 * any worker or thread. */
+	{
+		char	queue[4096];
+
+		(void)sao_queue_of("/", queue, sizeof(queue));
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = (size_t)optind; i < (size_t)argc; i++)
 		if (add_arg(&r, argv[i]) < 0)

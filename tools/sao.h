@@ -152,6 +152,7 @@ int sao_mailsys_before(struct sao_mailsys *ms, const char *ca_file);
 /* sao_mailsys_after - as that user: the written file opens; EX_OK or EX_CONFIG */
 int sao_mailsys_after(struct sao_mailsys *ms);
 
+struct oa2_refresh_opts;
 /* --chroot (chroot.c): paths given outside, recorded as the chrooted mail system opens them. */
 struct sao_chroot {
 	char	dir[4096];		/* resolved; "" without --chroot */
@@ -172,6 +173,12 @@ char *sao_chroot_in(const struct sao_chroot *c, const char *opt, const char *pat
 char *sao_chroot_out(const struct sao_chroot *c, const char *path);
 /* sao_chroot_not_under - without --chroot: a path of --opt under the queue directory: exit 64, "add --chroot" */
 void sao_chroot_not_under(const char *queue, const char *opt, const char *path);
+
+/* sao_outside - a command run outside the chroot on a file under Postfix's
+ * queue directory: a path the file names that is not there is opened under
+ * the queue directory (ro->root in buf) */
+void sao_outside(struct oa2_refresh_opts *ro, const char *file, char *buf,
+    size_t size);
 
 /* QR code (qr.c): draws text as a QR code on f when f is a terminal and libqrencode is there. */
 void sao_qr_print(FILE *f, const char *text);

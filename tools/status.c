@@ -238,6 +238,9 @@ status_one(struct report *r, const char *path, const struct oa2_config *cfg,
 	if (refresh) {
 		struct oa2_refresh_opts ro = {.cfg = cfg, .by_hand = 1};
 		struct oa2_refresh_info info;
+		char	root[4096];
+
+		sao_outside(&ro, path, root, sizeof(root));
 
 		if (oa2_access_token(path, &ro, &tok, &info, &err) != OA2_OK) {
 			add_warning(r, err.status == OA2_ERR_TEMP ? ST_UNKNOWN :
@@ -817,8 +820,10 @@ cmd_refresh(int argc, char **argv)
 		struct oa2_refresh_info info;
 		struct oa2_token tok;
 		struct oa2_error err;
-		char when[64], in[64];
+		char when[64], in[64], root[4096];
 		int e;
+
+		sao_outside(&ro, argv[i], root, sizeof(root));
 
 		if (oa2_access_token(argv[i], &ro, &tok, &info, &err) != OA2_OK) {
 			e = sao_report(&err);

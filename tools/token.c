@@ -93,7 +93,9 @@ cmd_token(int argc, char **argv)
 		return (EX_CONFIG);
 	{
 		struct oa2_refresh_opts ro = {.cfg = &cfg, .by_hand = 1};
+		char	root[4096];
 
+		sao_outside(&ro, argv[optind], root, sizeof(root));
 		oa2_error_clear(&err);
 		if (oa2_access_token_use(argv[optind], &ro, print_token,
 					 argv[optind], &info, &err) != OA2_OK)

@@ -9,7 +9,8 @@
 # again without a request; pf-out relays mail for 3 mailboxes from one
 # service account (sender-dependent token files, written by connect-app
 # --chroot: paths given outside the chroot, recorded inside; a key outside
-# it refused with the install); a key file readable by
+# it refused with the install; refresh and refresh-all outside the chroot
+# open its inside paths under the queue directory); a key file readable by
 # others is refused with the chmod; a client the provider does not delegate
 # gets unauthorized_client and the console fix (token, status --refresh,
 # test and the plugin's SASL error line lead with domain-wide delegation; a
@@ -275,5 +276,18 @@ ok $(grep -Eq -- "unauthorized_client.*; $DWD \(no consent to redo\) \(see: sasl
 	"Postfix's log: the plugin's failure line for a mailbox outside the delegation gives the Admin console's fix"
 diag "$WORK/maillog.line"
 ok $(! grep -q "$(cat "$WORK/t4")" "$IDP_LOG" "$PF_OUT_LOG" "$DOVECOT_LOG"; echo $?) "no access token in the logs"
+
+# ---- outside the chroot, the commands open those inside paths under the queue directory
+jq '.expiry = "1"' "$D/bob.json" >"$WORK/e" && cat "$WORK/e" >"$D/bob.json"
+runuser -u postfix -- env MAIL_CONFIG="$PF_OUT_DIR" "$TOOL" refresh "$D/bob.json" >"$WORK/o1.out" 2>&1
+ok $? "refresh (outside, as postfix) of a --chroot file: its /oauth2/sa.json opened under the queue directory"
+diag "$WORK/o1.out"
+jq '.expiry = "1"' "$D/bob.json" >"$WORK/e" && cat "$WORK/e" >"$D/bob.json"
+runuser -u postfix -- env -u MAIL_CONFIG "$TOOL" refresh "$D/bob.json" >"$WORK/o2.out" 2>&1
+ok $([[ $? -ne 0 ]] && has "$WORK/o2.out" "$PF_OUT_TOKEN_DIR_IN_CHROOT/sa.json"; echo $?) \
+	"the same from another Postfix's view (file not under its queue directory): the inside path is named, not found"
+runuser -u postfix -- env MAIL_CONFIG="$PF_OUT_DIR" "$TOOL" refresh-all -v "$D/bob.json" >"$WORK/o3.out" 2>&1
+ok $? "refresh-all (the timer's command) on it, outside the chroot"
+diag "$WORK/o3.out"
 
 done_testing
