@@ -344,6 +344,8 @@ dedupe(struct run *r)
 {
 	size_t	i, k = 0;
 
+	if (r->n == 0)
+		return;				/* r->items NULL: not for qsort() */
 	qsort(r->items, r->n, sizeof(*r->items), by_inode);
 	for (i = 0; i < r->n; i++) {
 		if (k > 0 && r->items[i].result == R_NONE &&
@@ -372,6 +374,8 @@ clean_dirs(struct run *r)
 {
 	size_t	i;
 
+	if (r->ndirs == 0)
+		return;				/* r->dirs NULL: not for qsort() */
 	qsort(r->dirs, r->ndirs, sizeof(*r->dirs), by_name);
 	for (i = 0; i < r->ndirs; i++) {
 		if (i == 0 || strcmp(r->dirs[i], r->dirs[i - 1]) != 0)
