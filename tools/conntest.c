@@ -950,12 +950,20 @@ cmd_test(int argc, char **argv)
 			r = attempt(&t);
 		}
 		if (r == 1) {
+			struct oa2_settings set;
 			char why[512];
 
+			oa2_settings_resolve(&set, &tok, &cfg);
 			snprintf(why, sizeof(why), "the server refused a %saccess "
 			    "token for %s: %s", info.refreshed ? "fresh " : "",
 			    t.user, t.final);
-			if (tok.user != NULL && strcasecmp(tok.user, t.user) != 0)
+			if (set.grant == OA2_GRANT_CLIENT_CREDENTIALS)
+				/* Issued, then refused: the mailbox is not the app's. */
+				fail(&t, EX_NOPERM, "exchange_service_principal", "%s; "
+				    "the provider issued the app-only token, but the "
+				    "mail server does not let the app use %s", why,
+				    t.user);
+			else if (tok.user != NULL && strcasecmp(tok.user, t.user) != 0)
 				fail(&t, EX_NOPERM, "invalid_token", "%s; the token "
 				    "file was authorized for %s, not %s", why,
 				    tok.user, t.user);

@@ -16,7 +16,8 @@
 # test and the plugin's SASL error line lead with domain-wide delegation; a
 # client not allowed client_credentials gets Entra's API permissions and
 # New-ServicePrincipal), nothing says re-authorize; "sasl-oauth2 test" on an
-# app-only file mints a token and logs in; connect-app
+# app-only file mints a token and logs in, and a login refused for the
+# mailbox gets New-ServicePrincipal / Add-MailboxPermission; connect-app
 # writes and proves such files (as --owner postfix: a key postfix cannot
 # read is refused with the chown), status names the grant, revoke says how
 # to withdraw an app's credential.  TAP.
@@ -155,6 +156,17 @@ for f in "$F1" "$WORK/sa-bob.json"; do
 	ok $([[ $((n1 - n0)) -eq 1 ]]; echo $?) "test $(basename "$f"): the expired token was minted anew, one request (got $((n1 - n0)))"
 	diag "$WORK/test.out"
 done
+
+# An app-only token the mail server refuses for the mailbox (Exchange: the
+# service principal is not registered or not given the mailbox): the IdP's
+# client_credentials tokens are for app@example.test only, so bob's is refused.
+F7=$WORK/cc-bob.json
+jq '.user = "bob@example.test" | del(.access_token, .expiry)' "$F1" >"$F7" && chmod 600 "$F7"
+"$TOOL" test --ca-file "$CA_FILE" --plugin-dir "$PLUGIN_BUILD_DIR" --imap "127.0.0.1:$IMAPS_PORT" --tls implicit "$F7" >"$WORK/t7.out" 2>&1
+rc=$?
+ok $([[ $rc -eq 77 ]] && grep -Eq '^verdict: FAILED: .*the provider issued the app-only token, but the mail server does not let the app use bob@example\.test; fix: register the service principal and give it the mailbox: Exchange Online PowerShell: New-ServicePrincipal .*Add-MailboxPermission' "$WORK/t7.out" && ! reauth "$WORK/t7.out"; echo $?) \
+	"test: an app-only token refused at login gets New-ServicePrincipal / Add-MailboxPermission, not re-authorize (exit $rc)"
+diag "$WORK/t7.out"
 
 # ---- connect-app writes such files and proves them
 C1=$WORK/connect-cert.json
