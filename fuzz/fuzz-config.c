@@ -58,7 +58,9 @@
 #include "oa2_error.h"
 #include "oa2_mem.h"
 
-int	LLVMFuzzerInitialize(int *argc, char ***argv);
+#define FUZZ_INIT	config_init
+#include "fuzz-seed.h"
+
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(cond)	do { if (!(cond)) abort(); } while (0)
@@ -273,15 +275,11 @@ under_oom(const uint8_t *data, size_t size, enum oa2_status first,
 	oa2_config_free(&again);
 }
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
+/* config_init - after the fixed seed (fuzz-seed.h): FUZZ_OOM=1, out of memory */
+static void
+config_init(void)
 {
-	(void) argc;
-	(void) argv;
-	/* A fixed hash seed: the same coverage, so the same corpus, each run. */
-	json_object_seed(1);
 	oom_mode = getenv("FUZZ_OOM") != NULL && strcmp(getenv("FUZZ_OOM"), "1") == 0;
-	return (0);
 }
 
 int

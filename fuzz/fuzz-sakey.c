@@ -35,22 +35,12 @@
 
 #include "oa2_app.h"
 #include "oa2_error.h"
+#include "fuzz-seed.h"
 
-int	LLVMFuzzerInitialize(int *argc, char ***argv);
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(cond)	do { if (!(cond)) abort(); } while (0)
 #define WHO		"sa.json"
-
-/* LLVMFuzzerInitialize - a fixed seed for jansson's hash tables (repeatable runs) */
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void) argc;
-	(void) argv;
-	json_object_seed(1);
-	return (0);
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

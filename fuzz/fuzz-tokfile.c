@@ -45,8 +45,8 @@
 #include "oa2_error.h"
 #include "oa2_mem.h"
 #include "oa2_tokfile.h"
+#include "fuzz-seed.h"
 
-int	LLVMFuzzerInitialize(int *argc, char ***argv);
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(cond)	do { if (!(cond)) abort(); } while (0)
@@ -160,20 +160,6 @@ round_trip(const struct oa2_token *tok)
 	oa2_token_free(&back);
 	oa2_wipe(dump, len);
 	free(dump);
-}
-
-/*
- * LLVMFuzzerInitialize - a fixed seed for jansson's hash tables: with the
- * random one (from /dev/urandom) the coverage of an input changes from run
- * to run and so does the corpus, and the CI smoke run would not repeat.
- */
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void) argc;
-	(void) argv;
-	json_object_seed(1);
-	return (0);
 }
 
 int

@@ -42,8 +42,8 @@
 #include "oa2_mem.h"
 #include "oa2_tokresp.h"
 #include "oa2_wire.h"
+#include "fuzz-seed.h"
 
-int	LLVMFuzzerInitialize(int *argc, char ***argv);
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(cond)	do { if (!(cond)) abort(); } while (0)
@@ -90,20 +90,6 @@ check_no_token(const char *msg, const char *body, size_t len)
 			CHECK(strstr(msg, tok) == NULL);
 	}
 	json_decref(root);
-}
-
-/*
- * LLVMFuzzerInitialize - a fixed seed for jansson's hash tables: with the
- * random one (from /dev/urandom) the coverage of an input changes from run
- * to run and so does the corpus, and the CI smoke run would not repeat.
- */
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void) argc;
-	(void) argv;
-	json_object_seed(1);
-	return (0);
 }
 
 int
