@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test-refresh - when to refresh, settings precedence, failures keep the file */
+/* test-refresh - when to refresh, settings precedence, failures keep the file, opts->root */
 #include "config.h"
 
 #include <sys/socket.h>
@@ -482,6 +482,39 @@ main(void)
 
 	/* 10. The crash window: prepare, hold signals, commit, restore. */
 	test_save_window(&o);
+
+	/* 11. root (the tool outside a chroot): the file's paths opened under it. */
+	{
+		char sa[700];
+		const char *app = "{\"grant\": \"jwt_bearer\", \"user\": "
+		    "\"u@example.test\", \"token_endpoint\": "
+		    "\"https://127.0.0.1:1/token\", \"service_account_file\": "
+		    "\"/test-refresh-no-such-sa.json\"}";
+		const char *app2 = "{\"grant\": \"jwt_bearer\", \"user\": "
+		    "\"u@example.test\", \"token_endpoint\": "
+		    "\"https://127.0.0.1:1/token\", \"service_account_file\": "
+		    "\"/dev/null\"}";
+
+		snprintf(sa, sizeof(sa), "%s/test-refresh-no-such-sa.json", dir);
+		put(app);
+		ok(oa2_access_token(path, &o, &tok, &info, &err) != OA2_OK &&
+		    strstr(err.msg, "/test-refresh-no-such-sa.json") != NULL &&
+		    strstr(err.msg, sa) == NULL, "no root: the path as named");
+		o.root = dir;
+		ok(oa2_access_token(path, &o, &tok, &info, &err) != OA2_OK &&
+		    strstr(err.msg, sa) != NULL, "root: the path opened under it");
+		o.root_if_missing = 1;
+		ok(oa2_access_token(path, &o, &tok, &info, &err) != OA2_OK &&
+		    strstr(err.msg, sa) != NULL,
+		    "root_if_missing, missing as named: under the root");
+		put(app2);
+		snprintf(sa, sizeof(sa), "%s/dev/null", dir);
+		ok(oa2_access_token(path, &o, &tok, &info, &err) != OA2_OK &&
+		    strstr(err.msg, "/dev/null") != NULL && strstr(err.msg, sa) == NULL,
+		    "root_if_missing, there as named: as named");
+		o.root = NULL;
+		o.root_if_missing = 0;
+	}
 
 	/* 9. A broken file is reported, not crashed on. */
 	put("{\"access_token\": \"x\"}");
