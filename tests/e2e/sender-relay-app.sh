@@ -64,6 +64,7 @@ is "$(grep -cF "$(sed -n 2p "$CA_FILE")" "$BUNDLE" "$Q$BUNDLE" | cut -d: -f2 | t
 	"the system CA bundle (in this mount namespace) and its copy in the chroot hold the test CA"
 
 # --- the page's steps --------------------------------------------------------
+. "$top/tests/lib/man-steps.bash"
 perl "$top/tests/lib/man-blocks.pl" app-step "$MAN" "$T/steps" 2>"$T/extract.err" &&
 	mv "$T/steps/.order" "$T/steps/.app-order" &&
 	perl "$top/tests/lib/man-blocks.pl" sender-step "$MAN" "$T/steps" 2>>"$T/extract.err"
@@ -81,10 +82,8 @@ EOF
 export PATH=$BUILD/tools:$PATH
 for step in key token-files maps main.cf; do
 	[ -f "$T/steps/$step" ] || { _tap 1 "step $step: not in the page"; continue; }
-	cp "$T/steps/$step" "$T/run/$step.sh"
-	perl -i "$top/tests/lib/subst.pl" "$T/map" "$T/run/$step.sh"
 	[ "$step" = token-files ] && TF0=$(date +%s)
-	bash -e -o pipefail "$T/run/$step.sh" >"$T/run/$step.out" 2>&1
+	man_step "$step"
 	rc=$?
 	_tap $rc "step $step runs as written: $(grep -v '^ ' "$T/steps/$step" | head -1 | cut -c1-50)"
 	[ $rc = 0 ] || diag "$T/run/$step.out"

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # Shared by the tests that run a manual page's blocks as written
-# (tests/e2e/postfix-recipe.sh: recipe-step, sender-relay.sh: sender-step);
+# (tests/e2e/postfix-recipe.sh: recipe-step, sender-relay.sh: sender-step,
+# sender-relay-app.sh: its steps run by man_step);
 # sourced after tap.sh, with $top, $T and $MAN set and $T/steps, $T/run made.
 #   man_steps MARKER WANT TEXT  the blocks marked `.\" MARKER: NAME` in $MAN
 #                     into $T/steps/NAME (tests/lib/man-blocks.pl); one TAP
