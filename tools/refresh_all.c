@@ -10,7 +10,12 @@
  *	"sasl-oauth2 refresh-all [-fqv] [--jobs n] [--within seconds]
  *	[--json] [--syslog-prefix] file | directory ..." refreshes every token
  *	file it is given and every *.json regular file under every directory
- *	it is given (subdirectories included).  Symbolic links are never
+ *	it is given (subdirectories included) that is a token file as status
+ *	and list see it (sao_is_token_file()): one that is clearly not -- a
+ *	service-account key, JSON without a token file's members -- is
+ *	skipped, counted and, with -v, said; one that is a token file but
+ *	broken fails as always, and so does any file named on the command
+ *	line.  Symbolic links are never
  *	followed: one found in a directory is skipped, one named on the
  *	command line is an error.  A file reached twice (named twice, named
  *	and found in a directory, a hard link) is refreshed once.
@@ -50,10 +55,12 @@
  *	at warning priority (error when one is critical), unless -q.  On a
  *	terminal a progress line on stderr.  At the end a summary line on
  *	stdout: "refresh-all: N files: R refreshed, F fresh, X failed, T
- *	failed for now[, W with warnings] (S s)".  --json instead prints one
+ *	failed for now[, L symbolic links skipped][, O other files
+ *	skipped][, W with warnings] (S s)".  --json instead prints one
  *	JSON object on stdout, a "files" array (file, result, owner,
  *	expires, rotated, warnings, critical, error, message) and a
- *	"summary" (with "warned").  --syslog-prefix starts each line with a
+ *	"summary" (with "warned", "symlinks_skipped", "others_skipped").
+ *	--syslog-prefix starts each line with a
  *	syslog priority, <3> to <6>, for the journal; the summary's is <4>
  *	when a file was warned of and nothing failed.  -q: failures only.
  *	Warnings do not change the exit status.
@@ -130,6 +137,7 @@ struct run {
 	char	**dirs;			/* every directory walked */
 	size_t	ndirs, dcap;
 	size_t	symlinks;		/* skipped in directories */
+	size_t	others;			/* *.json not token files, skipped */
 	/* options */
 	const struct oa2_config *cfg;
 	int	force, verbose, json, syslog_prefix, progress;
@@ -263,8 +271,17 @@ walk(struct run *r, const char *dir, int depth)
 		} else if (S_ISDIR(st.st_mode)) {
 			if (depth < DEPTH_MAX)
 				rc = walk(r, path, depth + 1);
-		} else if (S_ISREG(st.st_mode) && ends_with_json(de->d_name))
-			rc = add_item(r, path, &st, NULL);
+		} else if (S_ISREG(st.st_mode) && ends_with_json(de->d_name)) {
+			char	why[256];
+
+			if (sao_is_token_file(path, why, sizeof(why)))
+				rc = add_item(r, path, &st, NULL);
+			else {
+				r->others++;
+				if (r->verbose)
+					say(r, 6, "%s: %s: skipped", path, why);
+			}
+		}
 	}
 	closedir(d);
 	return rc;
@@ -901,12 +918,13 @@ json_report(struct run *r, const size_t *count, size_t warned, double secs,
 		}
 		json_array_append_new(files, o);
 	}
-	sum = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:i}",
+	sum = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:i}",
 	    "files", (json_int_t)r->n, "refreshed", (json_int_t)count[R_REFRESHED],
 	    "fresh", (json_int_t)count[R_FRESH], "failed",
 	    (json_int_t)count[R_FAILED], "tempfail", (json_int_t)count[R_TEMP],
 	    "warned", (json_int_t)warned,
-	    "symlinks_skipped", (json_int_t)r->symlinks, "seconds", secs,
+	    "symlinks_skipped", (json_int_t)r->symlinks,
+	    "others_skipped", (json_int_t)r->others, "seconds", secs,
 	    "exit", ex);
 	o = json_pack("{s:o, s:o}", "files", files, "summary", sum);
 	rc = o != NULL && json_dumpf(o, stdout, JSON_INDENT(2)) == 0 ? 0 : -1;
@@ -1032,9 +1050,10 @@ cmd_refresh_all(int argc, char **argv)
 			first_fail = it->ex;
 	}
 	if (r.n == 0) {
-		say(&r, 5, "refresh-all: no token file (*.json) found in %s%s: "
+		say(&r, 5, "refresh-all: no token file (*.json) found in %s%s%s: "
 		    "nothing to refresh", argv[optind], argc - optind > 1 ?
-		    " and the others" : "");
+		    " and the others" : "", r.others ? " (only other JSON "
+		    "files, skipped: -v names them)" : "");
 		ex = EX_NOINPUT;
 	} else if (first_fail)
 		ex = first_fail;
@@ -1051,6 +1070,8 @@ cmd_refresh_all(int argc, char **argv)
 		    count[R_FRESH], count[R_FAILED], count[R_TEMP]);
 		if (r.symlinks)
 			printf(", %zu symbolic links skipped", r.symlinks);
+		if (r.others)
+			printf(", %zu other files skipped", r.others);
 		if (warned)
 			printf(", %zu with warnings", warned);
 		printf(" (%.1f s)\n", secs);

@@ -106,6 +106,9 @@ pid_t sao_fork_as(const char *user, uid_t uid, gid_t gid,
 /* sao_wait - waitpid(pid) past EINTR: 0 with *status, or -1 (errno) */
 int sao_wait(pid_t pid, int *status);
 
+/* sao_is_token_file - a token file (1), or clearly not one (0, why said): status, list, refresh-all */
+int sao_is_token_file(const char *path, char *why, size_t size);
+
 /* sao_load_config - load the global configuration (missing file is fine) */
 int sao_load_config(struct oa2_config *cfg);
 

@@ -14,9 +14,11 @@
  *	user that will refresh it.  Exit codes are the monitoring plugin
  *	ones: 0 ok, 1 warning, 2 critical, 3 unknown; --json for machines.
  *	It does not contact the provider unless --refresh is given.
- *	A directory argument stands for every token file under it (a JSON
- *	object with a "refresh_token" member, or a ".json" file that is not
- *	JSON); symbolic links under it are not followed, other files are
+ *	A directory argument stands for every token file under it
+ *	(sao_is_token_file(): a JSON object with a "refresh_token" or "grant"
+ *	member, or with another token file's member and not a service-account
+ *	key, or a ".json" file that is not JSON; refresh-all takes the same);
+ *	symbolic links under it are not followed, other files are
  *	skipped and said, a file or directory that cannot be read counts as
  *	UNKNOWN.  The first line is always the summary of all of them.
  *
@@ -510,52 +512,6 @@ ends_with(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-/*
- * is_token_file - a JSON object with a "refresh_token" member, or a
- * ".json" file that is not JSON at all (status says what is wrong with
- * it).  A file that cannot be opened counts: status reports it UNKNOWN.
- * What was read is wiped: it may hold secrets.
- */
-static int
-is_token_file(const char *path, char *why, size_t size)
-{
-	json_error_t je;
-	json_t *doc;
-	char   *buf;
-	size_t	len = 0;
-	ssize_t	got;
-	int	fd, nomem = 0, yes = 0;
-
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)) < 0)
-		return 1;
-	if ((buf = oa2_malloc(OA2_TOKFILE_MAX + 1)) == NULL)
-		sao_die(EX_OSERR, "out of memory");
-	while (len <= OA2_TOKFILE_MAX && (got = read(fd, buf + len,
-	    OA2_TOKFILE_MAX + 1 - len)) > 0)
-		len += (size_t)got;
-	close(fd);
-	if (len > OA2_TOKFILE_MAX)
-		snprintf(why, size, "larger than a token file can be (%d bytes)",
-		    OA2_TOKFILE_MAX);
-	else if ((doc = oa2_json_loadb(buf, len, 0, &je, &nomem)) == NULL) {
-		if (nomem)
-			sao_die(EX_OSERR, "out of memory");
-		yes = ends_with(path, ".json");
-		snprintf(why, size, "not JSON");
-	} else {
-		yes = json_is_object(doc) &&
-		    (json_object_get(doc, OA2_SETTING_NAME(OA2_S_REFRESH_TOKEN)) != NULL ||
-		    json_is_string(json_object_get(doc, OA2_SETTING_NAME(OA2_S_GRANT))));
-		snprintf(why, size, "no \"%s\" or \"%s\" member",
-		    OA2_SETTING_NAME(OA2_S_REFRESH_TOKEN),
-		    OA2_SETTING_NAME(OA2_S_GRANT));
-		oa2_json_wipe_decref(doc);
-	}
-	oa2_wipe(buf, len);
-	oa2_free(buf);
-	return yes;
-}
-
 /* walk - the token files under dir */
 static void
 walk(struct targets *t, const char *dir, int depth)
@@ -593,7 +549,7 @@ walk(struct targets *t, const char *dir, int depth)
 			target_skip(t, path, "not a regular file");
 		else if (oa2_token_is_tmp_name(name))
 			target_skip(t, path, "a writer's temporary file");
-		else if (is_token_file(path, why, sizeof(why)))
+		else if (sao_is_token_file(path, why, sizeof(why)))
 			target_add(t, path, NULL);
 		else
 			target_skip(t, path, why);

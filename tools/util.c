@@ -38,10 +38,14 @@
 #include <unistd.h>
 
 /* Utility library. */
+#include <jansson.h>
 
 /* Application-specific. */
 #include "oa2_explain.h"
 #include "oa2_http.h"
+#include "oa2_json.h"
+#include "oa2_mem.h"
+#include "oa2_settings.h"
 #include "oa2_tokfile.h"
 #include "sao.h"
 
@@ -484,4 +488,76 @@ sao_load_config(struct oa2_config *cfg)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * sao_is_token_file - is the file at path a token file (1) or clearly not
+ * one (0, with why)?  For status, list and refresh-all, over what they find
+ * in a directory.  A token file: a JSON object with a "refresh_token" or
+ * "grant" member; else, unless it is a service-account key ("type":
+ * "service_account" or a "private_key" member), one with an
+ * "access_token", "expiry", "token_endpoint" or "service_account_file"
+ * member (a broken token file, reported as such); also a ".json" file that
+ * is not JSON at all, and a file that cannot be opened: the caller says
+ * what is wrong with it.  Not one: other JSON, a file larger than a token
+ * file can be, a file not named .json that is not JSON.  What was read is
+ * wiped: it may hold secrets.  Exits 71 when out of memory.
+ */
+int
+sao_is_token_file(const char *path, char *why, size_t size)
+{
+	static const enum oa2_setting_id broken[] = {OA2_S_ACCESS_TOKEN,
+	    OA2_S_EXPIRY, OA2_S_TOKEN_ENDPOINT, OA2_S_SERVICE_ACCOUNT_FILE};
+	json_error_t je;
+	json_t *doc, *type;
+	char   *buf;
+	size_t	len = 0, n = strlen(path), i;
+	ssize_t	got;
+	int	fd, nomem = 0, yes = 0;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)) < 0)
+		return 1;
+	if ((buf = oa2_malloc(OA2_TOKFILE_MAX + 1)) == NULL)
+		sao_die(EX_OSERR, "out of memory");
+	while (len <= OA2_TOKFILE_MAX && (got = read(fd, buf + len,
+	    OA2_TOKFILE_MAX + 1 - len)) > 0)
+		len += (size_t)got;
+	close(fd);
+	if (len > OA2_TOKFILE_MAX)
+		snprintf(why, size, "larger than a token file can be (%d bytes)",
+		    OA2_TOKFILE_MAX);
+	else if ((doc = oa2_json_loadb(buf, len, 0, &je, &nomem)) == NULL) {
+		if (nomem)
+			sao_die(EX_OSERR, "out of memory");
+		yes = n >= 5 && strcmp(path + n - 5, ".json") == 0;
+		snprintf(why, size, "not JSON");
+	} else if (!json_is_object(doc)) {
+		snprintf(why, size, "JSON, but not an object");
+		json_decref(doc);
+	} else {
+		type = json_object_get(doc, "type");
+		if (json_object_get(doc, OA2_SETTING_NAME(OA2_S_REFRESH_TOKEN)) ||
+		    json_object_get(doc, OA2_SETTING_NAME(OA2_S_GRANT)))
+			yes = 1;
+		else if ((json_is_string(type) && strcmp(json_string_value(type),
+		    "service_account") == 0) || json_object_get(doc, "private_key"))
+			snprintf(why, size, "a service-account key, not a token "
+			    "file (a token file names it in \"%s\")",
+			    OA2_SETTING_NAME(OA2_S_SERVICE_ACCOUNT_FILE));
+		else {
+			for (i = 0; i < sizeof(broken) / sizeof(broken[0]); i++)
+				if (json_object_get(doc, OA2_SETTING_NAME(broken[i])))
+					yes = 1;
+			snprintf(why, size, "JSON without a token file's members "
+			    "(\"%s\", \"%s\", \"%s\", \"%s\")",
+			    OA2_SETTING_NAME(OA2_S_REFRESH_TOKEN),
+			    OA2_SETTING_NAME(OA2_S_GRANT),
+			    OA2_SETTING_NAME(OA2_S_ACCESS_TOKEN),
+			    OA2_SETTING_NAME(OA2_S_TOKEN_ENDPOINT));
+		}
+		oa2_json_wipe_decref(doc);
+	}
+	oa2_wipe(buf, len);
+	oa2_free(buf);
+	return yes;
 }

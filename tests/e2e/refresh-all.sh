@@ -13,7 +13,8 @@
 # connection reuse (TLS handshakes counted at the server: one per job), the
 # warnings status gives (Google's Testing expiry, Microsoft's 90 idle days)
 # in the text, --json and the timer's journal lines, and the systemd timer's
-# script running it.  TAP.
+# script running it; a service-account key and other JSON in a token
+# directory skipped (said with -v), a broken token file still failing.  TAP.
 . "$(dirname "$0")/../lib/tool-common.bash"
 require_tool
 export AT_TTL=3600
@@ -35,7 +36,7 @@ mint() {
 		jq -r '.refresh_tokens[]' >>"$WORK/rts"
 }
 : >"$WORK/rts"
-mint 60
+mint 70
 next_rt=0
 mapfile -t RTS <"$WORK/rts"
 # mkfile PATH [EXPIRY]: a token file with the next minted refresh token and
@@ -281,6 +282,51 @@ h0=$(handshakes)
 ra -f --jobs 1 "$C"
 h=$(( $(handshakes) - h0 - 1 ))
 ok $([[ $h -eq 1 && "$(rt_ok)" -eq 24 ]]; echo $?) "--jobs 1: 24 refreshes over one TLS handshake ($h)"
+
+# ---- files in a token directory that are not token files: skipped, said with -v
+# (the same recognition as status and list); a broken token file still fails
+K=$WORK/keys
+mkfile "$K/t1.json"; mkfile "$K/sub/t2.json"
+(umask 077 && printf '{"type": "service_account", "project_id": "p", "private_key_id": "k1", "private_key": "-----BEGIN PRIVATE KEY-----\\nnot-a-real-key\\n-----END PRIVATE KEY-----\\n", "client_email": "sa@p.iam.gserviceaccount.com", "client_id": "1234", "token_uri": "https://oauth2.googleapis.com/token"}\n' >"$K/sa-key.json")
+printf '{"name": "unrelated", "version": "1.0.0"}\n' >"$K/package.json"
+sums=$(cat "$K/sa-key.json" "$K/package.json" | sha256sum)
+r0=$(rt_ok)
+ra -f -v "$K"
+rc=$?
+ok $([[ $rc -eq 0 ]]; echo $?) "a service-account key and an unrelated JSON file in the directory: exit 0 (got $rc)"
+diag "$WORK/err"
+ok $(refreshed "$K/t1.json" && refreshed "$K/sub/t2.json" && [[ $(( $(rt_ok) - r0 )) -eq 2 ]]; echo $?) "the 2 token files beside them are refreshed, 2 requests"
+like_out '2 files: 2 refreshed, 0 fresh, 0 failed, 0 failed for now, 2 other files skipped'; ok $? "summary: 2 files, 2 other files skipped ($(cat "$WORK/out"))"
+grep -q "^sasl-oauth2: $K/sa-key.json: a service-account key, not a token file.*service_account_file.*: skipped$" "$WORK/err"; ok $? "-v: one line naming the key and why it is skipped"
+grep -q "^sasl-oauth2: $K/package.json: JSON without a token file's members.*refresh_token.*: skipped$" "$WORK/err"; ok $? "-v: one line naming the unrelated file and why"
+ok $([[ "$(cat "$K/sa-key.json" "$K/package.json" | sha256sum)" == "$sums" ]]; echo $?) "the skipped files are left as they were"
+ra -f "$K"
+ok $([[ $? -eq 0 && ! -s "$WORK/err" ]]; echo $?) "without -v: nothing said of them on stderr"
+ra -f --json "$K"
+jq -e '.summary.files == 2 and .summary.refreshed == 2 and .summary.others_skipped == 2 and ([.files[].file | select(test("sa-key|package"))] | length) == 0' "$WORK/out" >/dev/null
+ok $? "--json: summary others_skipped 2, the skipped files not among files"
+"$TOOL" list "$K" >"$WORK/list.out" 2>&1
+grep -q "skipped.*sa-key.json: a service-account key" "$WORK/list.out" && ! grep -q "^[^s].*sa-key.json" "$WORK/list.out"
+ok $? "list skips the key with the same reason (one recognition)"
+diag "$WORK/list.out"
+ra -f "$K/sa-key.json"
+rc=$?
+ok $([[ $rc -ne 0 && $rc -ne 75 ]] && grep -q "sa-key.json" "$WORK/err"; echo $?) "the key named on the command line is not skipped: it fails (exit $rc)"
+# broken token files: no refresh token but a token file's members; cut short
+(umask 077 && printf '{"access_token": "old-access-token", "expiry": "1", "token_endpoint": "%s", "client_id": "%s"}\n' "$TOKEN_ENDPOINT" "$CLIENT_ID_PUBLIC" >"$K/norefresh.json")
+cp "$K/t1.json" "$K/cut.json" && truncate -s 40 "$K/cut.json"
+ra -f -v "$K"
+rc=$?
+ok $([[ $rc -ne 0 && $rc -ne 75 ]]; echo $?) "a broken token file among them still fails the run (exit $rc)"
+grep -v ': skipped$' "$WORK/err" | grep -q "norefresh.json" && grep -v ': skipped$' "$WORK/err" | grep -q "cut.json"
+ok $? "both broken files are named as failures, not skipped"
+like_out '4 files: 2 refreshed, 0 fresh, 2 failed, 0 failed for now, 2 other files skipped'; ok $? "summary: 2 failed, 2 skipped ($(cat "$WORK/out"))"
+diag "$WORK/err"
+rm -f "$K/norefresh.json" "$K/cut.json"
+TOKEN_DIRS="$K" TOKEN_FILES="" SASL_OAUTH2=$TOOL sh "$top/contrib/refresh-token-files" >"$WORK/timer.out" 2>&1
+ok $([[ $? -eq 0 ]] && grep -q "^<6>sasl-oauth2: $K/sa-key.json: a service-account key.*: skipped$" "$WORK/timer.out" &&
+	grep -q 'refresh-all: 2 files: 2 refreshed.*2 other files skipped' "$WORK/timer.out"; echo $?) "the timer's script over that directory: exit 0, the key named at priority info"
+diag "$WORK/timer.out"
 
 # ---- the systemd timer's script
 r0=$(rt_ok)

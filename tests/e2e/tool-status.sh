@@ -91,7 +91,7 @@ check "list DIR: a line has the user, the token endpoint's host and the expiry" 
 	has "$WORK/ls.out" "^OK +$D/a.json user@example.test at [^ ]+, access token valid for "
 check "list DIR: a problem's first message on its line" has "$WORK/ls.out" "^CRITICAL +$D/sub/b.json .* - critical: unused for 100 days"
 check "list DIR: the symbolic link is skipped, not followed" has "$WORK/ls.out" "^skipped +$D/link.json: a symbolic link, not followed"
-check "list DIR: the client secret file is skipped and said" has "$WORK/ls.out" "^skipped +$D/client_secret.json: no \"refresh_token\" or \"grant\" member"
+check "list DIR: the client secret file is skipped and said" has "$WORK/ls.out" "^skipped +$D/client_secret.json: JSON without a token file's members \\(\"refresh_token\", \"grant\""
 check "list DIR: a non-JSON file is skipped and said" has "$WORK/ls.out" "^skipped +$D/notes.txt: not JSON"
 check "list DIR: a writer's temporary file is skipped" has "$WORK/ls.out" "^skipped +$D/a.json.tmp.Ab12Cd: a writer's temporary file"
 check "list DIR: exactly four file lines" test "$(grep -c "^[A-Z]\+ \+$D/" "$WORK/ls.out")" = 4
