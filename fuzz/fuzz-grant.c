@@ -44,6 +44,7 @@
 
 #include "oa2_grant.h"
 #include "oa2_mem.h"
+#include "fuzz-seed.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
