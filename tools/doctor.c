@@ -308,6 +308,7 @@ cmd_doctor(int argc, char **argv)
 		{NULL, 0, NULL, 0}
 	};
 	struct doc d = {.dir = "/etc/postfix"};
+	const char *mc = getenv("MAIL_CONFIG");
 	struct oa2_config cfg;
 	struct passwd *pw;
 	struct group *gr;
@@ -316,6 +317,9 @@ cmd_doctor(int argc, char **argv)
 
 	/* Piped output appears line by line, whatever happens later. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* As postconf(1) and postfix(1): MAIL_CONFIG names the instance. */
+	if (mc != NULL && *mc == '/')
+		d.dir = mc;
 	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
 		switch (c) {
 		case 256: postfix = 1; break;

@@ -518,6 +518,12 @@ ok $([[ $is_rc -eq 64 ]]; echo $?) "unknown option: exit 64 (got $is_rc)"
 is_rc=$?
 ok $([[ $is_rc -eq 78 ]]; echo $?) "a config dir without main.cf: exit 78 (got $is_rc)"
 check "a config dir without main.cf: one line naming it and --config-dir" has "$WORK/out" "$WORK/nonexistent.*--config-dir DIR"
+MAIL_CONFIG=$WORK/nonexistent "$TOOL" doctor --postfix >"$WORK/out" 2>&1
+is_rc=$?
+ok $([[ $is_rc -eq 78 ]] && has "$WORK/out" "$WORK/nonexistent.*--config-dir DIR"; echo $?) \
+	"MAIL_CONFIG names the configuration when --config-dir is not given (exit $is_rc)"
+MAIL_CONFIG=$WORK/nonexistent "$TOOL" doctor --postfix --config-dir "$PF" >"$WORK/out" 2>&1
+ok $(has "$WORK/out" "^Postfix .*, configuration $PF\$"; echo $?) "--config-dir wins over MAIL_CONFIG"
 fresh
 pc 'mail_owner = nosuchuser-doctor'
 "$TOOL" doctor --postfix --config-dir "$PF" >"$WORK/out" 2>&1
