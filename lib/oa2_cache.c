@@ -14,7 +14,9 @@
  *	oa2_access_token() (oa2_refresh(3)), but instead of returning the
  *	document it calls use(arg, access_token, user, err) (user: the file's
  *	"user", or NULL) and returns what use() returned; the strings are
- *	valid only during that call.  It keeps a per-process cache of fresh
+ *	valid only during that call.  Before use() is called, info (as
+ *	oa2_access_token() fills it) also holds the file's "grant"
+ *	(info->grant: app-only when not OA2_GRANT_REFRESH).  It keeps a per-process cache of fresh
  *	access tokens (OA2_CACHE_SLOTS of them) keyed by the token file's
  *	path and identity (device, inode, size, mtime, ctime): while lstat
  *	of the path shows the very file a token came from and the token is
@@ -93,6 +95,7 @@ struct cache_slot {
 	struct timespec ctim;
 	long long expiry;
 	long long window;		/* the refresh window in effect */
+	enum oa2_grant_kind grant;	/* the file's "grant" (info->grant) */
 	unsigned long used;		/* for least-recently-used replacement */
 };
 
@@ -181,7 +184,7 @@ cache_slot_of(const char *path)
 /* cache_store - remember tok, read from the file sb describes (mutex held) */
 static void
 cache_store(const char *path, const struct oa2_token *tok, long long window,
-    const struct stat *sb)
+    enum oa2_grant_kind grant, const struct stat *sb)
 {
 	struct cache_slot *victim;
 	size_t plen, alen, ulen, n;
@@ -224,6 +227,7 @@ cache_store(const char *path, const struct oa2_token *tok, long long window,
 	victim->ctim = sb->st_ctim;
 	victim->expiry = tok->expiry;
 	victim->window = window;
+	victim->grant = grant;
 	victim->used = ++cache_clock;
 }
 
@@ -253,6 +257,7 @@ oa2_access_token_use(const char *path, const struct oa2_refresh_opts *o,
 				memset(info, 0, sizeof(*info));
 				info->cached = 1;
 				info->expires_at = s->expiry;
+				info->grant = s->grant;
 				st = use(arg, s->access_token, s->user, err);
 				pthread_mutex_unlock(&cache_mutex);
 				return st;
@@ -267,11 +272,12 @@ oa2_access_token_use(const char *path, const struct oa2_refresh_opts *o,
 	if ((st = oa2_access_token_stat(path, o, &tok, info, &sb, &sb_ok, err))
 	    != OA2_OK)
 		return st;
+	oa2_settings_resolve(&set, &tok, o->cfg);
+	info->grant = set.grant;
 	st = use(arg, tok.access_token, tok.user, err);
 	if (st == OA2_OK && sb_ok && !o->force && !racy(&sb, &t0)) {
-		oa2_settings_resolve(&set, &tok, o->cfg);
 		pthread_mutex_lock(&cache_mutex);
-		cache_store(path, &tok, set.refresh_window, &sb);
+		cache_store(path, &tok, set.refresh_window, set.grant, &sb);
 		pthread_mutex_unlock(&cache_mutex);
 	}
 	oa2_token_free(&tok);

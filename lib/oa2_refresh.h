@@ -27,6 +27,8 @@ struct oa2_refresh_info {
 	long long expires_at;	/* expiry of the access token handed out */
 	long elapsed_ms;	/* time spent in the request */
 	int cached;		/* oa2_access_token_use (oa2_cache(3)): from the cache */
+	enum oa2_grant_kind grant; /* oa2_access_token_use: the file's "grant"
+				 * (app-only: no account authorized it) */
 };
 
 struct oa2_refresh_opts {

@@ -91,6 +91,7 @@ struct oa2_conn {
 	char *user;		/* copy of the file's "user" when that was sent, else NULL */
 	size_t tok_off;		/* the access token we sent is out.data[tok_off..+tok_len) */
 	size_t tok_len;		/* (kept to mark it stale; 0: none) */
+	enum oa2_grant_kind grant;	/* the token file's "grant" */
 	struct oa2_buf out;	/* what *clientout points at */
 	char pathbuf[240];	/* the usual path fits: no allocation */
 };
@@ -445,6 +446,7 @@ start(struct oa2_conn *c, const sasl_client_params_t *params,
 			    sizeof(err.msg) - strlen(err.msg), " (%s)", c->path);
 		return fail(params, &err);
 	}
+	c->grant = info.grant;
 	rc = params->canon_user(params->utils->conn, u.sent, 0,
 	    SASL_CU_AUTHID | SASL_CU_AUTHZID, oparams);
 	if (rc != SASL_OK)
@@ -453,6 +455,28 @@ start(struct oa2_conn *c, const sasl_client_params_t *params,
 	*clientoutlen = (unsigned)c->out.len;
 	c->state = ST_SENT;
 	return SASL_CONTINUE;
+}
+
+/*
+ * app_fix - for an app-only token file, what lets the app use the mailbox
+ * (there is no account that authorized the token); NULL for refresh_token
+ */
+static const char *
+app_fix(enum oa2_grant_kind grant)
+{
+	switch (grant) {
+	case OA2_GRANT_CLIENT_CREDENTIALS:
+		return "the mail server does not let the app use this mailbox: "
+		    "register the app's service principal in Exchange and give "
+		    "it the mailbox (see: sasl-oauth2 explain "
+		    "exchange_service_principal)";
+	case OA2_GRANT_JWT_BEARER:
+		return "the mail server does not let the service account use this "
+		    "mailbox: give it domain-wide delegation for the mailbox (see: "
+		    "sasl-oauth2 explain domain_wide_delegation)";
+	default:
+		return NULL;
+	}
 }
 
 /* answer_error - the server refused the token: answer, mark stale, explain */
@@ -466,6 +490,7 @@ answer_error(struct oa2_conn *c, const sasl_client_params_t *params,
 	char msg[OA2_ERR_MSG_MAX];
 	struct oa2_buf sent = c->out;	/* the initial response, with the token */
 	const char *access_token = NULL;
+	const char *app;
 	int stale = 0;
 
 	oa2_buf_init(&c->out, sent.max);
@@ -498,14 +523,20 @@ answer_error(struct oa2_conn *c, const sasl_client_params_t *params,
 	    oa2_mark_stale(c->path, access_token, &err) == OA2_OK)
 		stale = 1;
 	oa2_buf_free(&sent);
+	app = app_fix(c->grant);
 	snprintf(msg, sizeof(msg), "the mail server refused the access token from "
-	    "%s (status %s%s%s)%s", c->path, ch.status,
+	    "%s (status %s%s%s)%s%s", c->path, ch.status,
 	    ch.scope[0] ? ", scope " : "", ch.scope,
+	    stale && app != NULL ? ": it is marked stale and the next attempt "
+	    "gets a new one; if that is refused too, " :
 	    stale ? ": it is marked stale and the next attempt refreshes it" :
 	    oa2_wire_challenge_is_token_error(&ch) ? "" :
+	    app != NULL ? ": the app-only token was issued, but " :
 	    ": check that the user name matches the account that authorized "
 	    "the token and that the scope allows mail (see: sasl-oauth2 explain "
-	    "invalid_token)");
+	    "invalid_token)",
+	    app != NULL && (stale || !oa2_wire_challenge_is_token_error(&ch)) ?
+	    app : "");
 	params->utils->seterror(params->utils->conn, 0, "sasl-oauth2: %s", msg);
 	return SASL_CONTINUE;
 }

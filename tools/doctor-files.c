@@ -48,6 +48,7 @@
 #include <sys/wait.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <libgen.h>
 #include <signal.h>
@@ -63,6 +64,7 @@
 
 /* Application-specific. */
 #include "oa2_config.h"
+#include "oa2_mem.h"
 #include "oa2_settings.h"
 #include "oa2_tokfile.h"
 #include "doctor.h"
@@ -411,6 +413,42 @@ check_parents(struct doc *d, const char *parent)
 	return 0;
 }
 
+/*
+ * exposed_secret - what others could read in the token file at j: "the
+ * refresh token", or for an app-only file (a "grant" other than
+ * refresh_token) "the client secret" when it holds one, else "the access
+ * token".  Read as it is (the load refuses loose modes); the copy is wiped.
+ */
+static const char *
+exposed_secret(const char *j)
+{
+	static char buf[OA2_TOKFILE_MAX];
+	struct oa2_token tok = {0};
+	struct oa2_error err;
+	enum oa2_grant_kind g = OA2_GRANT_REFRESH;
+	const char *what = "the refresh token";
+	ssize_t n;
+	size_t len = 0;
+	int fd;
+
+	if ((fd = open(j, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return what;
+	while (len < sizeof(buf) &&
+	    ((n = read(fd, buf + len, sizeof(buf) - len)) > 0 ||
+	    (n < 0 && errno == EINTR)))
+		if (n > 0)
+			len += (size_t)n;
+	close(fd);
+	if (oa2_token_parse(&tok, j, buf, len, &err) == OA2_OK &&
+	    oa2_grant_kind_parse(oa2_token_str(&tok, OA2_S_GRANT), &g) == 0 &&
+	    g != OA2_GRANT_REFRESH)
+		what = tok.client_secret != NULL ? "the client secret" :
+		    "the access token";
+	oa2_token_free(&tok);
+	oa2_wipe(buf, len);
+	return what;
+}
+
 /* check_token - one token file named in the password map */
 static void
 check_token(struct doc *d, const char *path)
@@ -443,8 +481,8 @@ check_token(struct doc *d, const char *path)
 		    "cannot read or refresh it", j, (unsigned)st.st_uid, d->owner);
 	} else if (st.st_mode & 077) {
 		snprintf(fix, sizeof(fix), "chmod 600 %s", doc_q(j));
-		doc_bad(d, fix, "%s has mode %03o: others can read the refresh "
-		    "token", j, (unsigned)(st.st_mode & 0777));
+		doc_bad(d, fix, "%s has mode %03o: others can read %s", j,
+		    (unsigned)(st.st_mode & 0777), exposed_secret(j));
 	}
 	if (check_parents(d, parent) < 0)
 		;

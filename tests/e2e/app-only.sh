@@ -17,7 +17,9 @@
 # client not allowed client_credentials gets Entra's API permissions and
 # New-ServicePrincipal), nothing says re-authorize; "sasl-oauth2 test" on an
 # app-only file mints a token and logs in, and a login refused for the
-# mailbox gets New-ServicePrincipal / Add-MailboxPermission; connect-app
+# mailbox gets New-ServicePrincipal / Add-MailboxPermission (the plugin's
+# own line too; one the mail server refuses with 400 gets the grant's fix,
+# a delegated file's the user-name hint); connect-app
 # writes and proves such files (as --owner postfix: a key postfix cannot
 # read is refused with the chown), status names the grant, revoke says how
 # to withdraw an app's credential.  TAP.
@@ -166,7 +168,41 @@ jq '.user = "bob@example.test" | del(.access_token, .expiry)' "$F1" >"$F7" && ch
 rc=$?
 ok $([[ $rc -eq 77 ]] && grep -Eq '^verdict: FAILED: .*the provider issued the app-only token, but the mail server does not let the app use bob@example\.test; fix: register the service principal and give it the mailbox: Exchange Online PowerShell: New-ServicePrincipal .*Add-MailboxPermission' "$WORK/t7.out" && ! reauth "$WORK/t7.out"; echo $?) \
 	"test: an app-only token refused at login gets New-ServicePrincipal / Add-MailboxPermission, not re-authorize (exit $rc)"
+ok $(grep -Eq '^  plugin said: .*cc-bob\.json \(status 401, scope mail\): it is marked stale and the next attempt gets a new one; if that is refused too, the mail server does not let the app use this mailbox: register the app.s service principal in Exchange and give it the mailbox \(see: sasl-oauth2 explain exchange_service_principal\)$' "$WORK/t7.out" &&
+	! grep -q 'authorized the token' "$WORK/t7.out"; echo $?) \
+	"the plugin's own line (what Postfix logs) for that refusal: the service principal, no authorizing account"
 diag "$WORK/t7.out"
+
+# The plugin's line for a refusal that is not the token's (Gmail answers a
+# token it will not take for the user with status 400): an app-only file
+# gets its grant's fix, a delegated one keeps the user-name hint.  The
+# challenge is handed to the plugin directly (sasl-driver, no server), each
+# exchange three times so the later ones are served from the token cache.
+# drive_400 FILE: the last exchange's detail line
+drive_400() {
+	"$BUILD/tests/sasl-driver" -n 3 -p "$PLUGIN_BUILD_DIR" -m XOAUTH2 -u "$(jq -r .user "$1")" -w "$1" \
+		"$(printf '{"status":"400","schemes":"Bearer","scope":"https://mail.google.com/"}' | base64 -w0)" 2>&1 |
+		sed -n 's/^detail: //p'
+}
+fresh='{"access_token": "AT-wording-0123456789", "expiry": "4102444800"}'
+F8=$WORK/cc-400.json
+newfile "$F8" "$(jq --argjson f "$fresh" '. + $f' "$F1")"
+F9=$WORK/jb-400.json
+newfile "$F9" "$(jq -n --argjson f "$fresh" --arg sa "$K/sa.json" '{grant: "jwt_bearer", user: "alice@example.test", service_account_file: $sa} + $f')"
+F10=$WORK/delegated-400.json
+newfile "$F10" "$(jq -n --argjson f "$fresh" '{refresh_token: "RT-wording-0123456789", user: "alice@example.test"} + $f')"
+d=$(drive_400 "$F8")
+ok $([[ "$d" =~ cc-400\.json\ \(status\ 400,\ scope\ https://mail\.google\.com/\):\ the\ app-only\ token\ was\ issued,\ but\ the\ mail\ server\ does\ not\ let\ the\ app\ use\ this\ mailbox:\ register\ the\ app.s\ service\ principal\ in\ Exchange\ and\ give\ it\ the\ mailbox\ \(see:\ sasl-oauth2\ explain\ exchange_service_principal\)$ && "$d" != *"authorized the token"* ]]; echo $?) \
+	"plugin, client_credentials refused with 400: the service principal fix, not the authorizing account"
+[[ $d == *exchange_service_principal* ]] || diag <(printf '%s\n' "$d")
+d=$(drive_400 "$F9")
+ok $([[ "$d" =~ jb-400\.json\ .*:\ the\ app-only\ token\ was\ issued,\ but\ the\ mail\ server\ does\ not\ let\ the\ service\ account\ use\ this\ mailbox:\ give\ it\ domain-wide\ delegation\ for\ the\ mailbox\ \(see:\ sasl-oauth2\ explain\ domain_wide_delegation\)$ && "$d" != *"authorized the token"* ]]; echo $?) \
+	"plugin, jwt_bearer refused with 400: domain-wide delegation for the mailbox"
+[[ $d == *domain_wide_delegation* ]] || diag <(printf '%s\n' "$d")
+d=$(drive_400 "$F10")
+ok $([[ "$d" == *"delegated-400.json (status 400, scope https://mail.google.com/): check that the user name matches the account that authorized the token and that the scope allows mail (see: sasl-oauth2 explain invalid_token)" && "$d" != *app-only* ]]; echo $?) \
+	"plugin, a delegated (refresh token) file refused with 400: the user-name hint as before"
+[[ $d == *invalid_token* ]] || diag <(printf '%s\n' "$d")
 
 # ---- connect-app writes such files and proves them
 C1=$WORK/connect-cert.json

@@ -14,7 +14,9 @@
 # (client_credentials with a certificate, jwt_bearer with a service account):
 # their key, certificate and service account file inside the chroot, owned by
 # postfix, mode 0600, readable as postfix, and parsed; each broken case named
-# with its field and fix, some fixes run as printed.  No stack needed.  TAP.
+# with its field and fix, some fixes run as printed; a loose app-only token
+# file is said to expose its client secret or access token, not a refresh
+# token.  No stack needed.  TAP.
 . "$(dirname "$0")/../lib/tool-common.bash"
 require_tool
 command -v postconf >/dev/null || skip_all "no postconf"
@@ -198,7 +200,7 @@ broken "token file owned by root: chown" \
 fresh
 chmod 644 "$SP/oauth2/tok.json"
 broken "token file readable by others: chmod 600" \
-	"$SP/oauth2/tok\.json has mode 644: others can read the refresh token" \
+	"$SP/oauth2/tok\.json has mode 644: others can read the refresh token\$" \
 	"^    fix: chmod 600 $SP/oauth2/tok\.json\$"
 
 fresh
@@ -406,6 +408,22 @@ broken "app key readable by others: named with its field, chmod 600" \
 	"^    fix: chmod 600 $SP/oauth2/app\.key\$"
 apply_fix '"client_key_file" .* has mode'
 passes "after the printed chmod: every check passes"
+
+# A loose app-only token file: the line says what is in it (there is no
+# refresh token): the client secret when it holds one, else the access token.
+fresh_cert
+chmod 644 "$SP/oauth2/tok.json"
+broken "app-only token file (certificate) readable by others: the access token, chmod 600" \
+	"$SP/oauth2/tok\.json has mode 644: others can read the access token\$" \
+	"^    fix: chmod 600 $SP/oauth2/tok\.json\$"
+check "it does not speak of a refresh token for an app-only file" bash -c "! grep -q 'others can read the refresh token' '$WORK/out'"
+fresh
+app_token "$SP/oauth2/tok.json" '{"grant": "client_credentials", "client_id": "doctor-app", "client_secret": "doctor-app-secret"}'
+chmod 640 "$SP/oauth2/tok.json"
+broken "app-only token file with a client secret readable by the group: the client secret, chmod 600" \
+	"$SP/oauth2/tok\.json has mode 640: others can read the client secret\$" \
+	"^    fix: chmod 600 $SP/oauth2/tok\.json\$"
+check "the secret itself is not printed" bash -c "! grep -q 'doctor-app-secret' '$WORK/out'"
 
 fresh_cert
 chown root:root "$SP/oauth2/app.key"

@@ -66,6 +66,17 @@ body(const char *at, long long secs)
 	return buf;
 }
 
+/* app_body - an app-only token file: members (the grant's), access token at for an hour */
+static const char *
+app_body(const char *members, const char *at)
+{
+	static char buf[1024];
+
+	snprintf(buf, sizeof(buf), "{%s, \"access_token\": \"%s\", "
+	    "\"expiry\": \"%lld\"}", members, at, (long long)time(NULL) + 3600);
+	return buf;
+}
+
 /* put - write path in place (same inode when it exists) */
 static void
 put(const char *path, const char *text)
@@ -124,6 +135,12 @@ main(void)
 	put(path_of("stale.json"), body("AT-STALE-001", 3600));
 	put(path_of("window.json"), body("AT-WINDOW-01", 200));
 	put(path_of("force.json"), body("AT-FORCE-001", 3600));
+	put(path_of("app-cc.json"), app_body("\"grant\": \"client_credentials\", "
+	    "\"client_id\": \"c\", \"client_secret\": \"s\", \"token_endpoint\": "
+	    "\"https://127.0.0.1:1/token\"", "AT-APP-CC-01"));
+	put(path_of("app-jb.json"), app_body("\"grant\": \"jwt_bearer\", "
+	    "\"service_account_file\": \"/nonexistent/sa.json\", \"user\": "
+	    "\"m@example.test\"", "AT-APP-JB-01"));
 	for (i = 0; i < 6; i++) {
 		snprintf(name, sizeof(name), "many%d.json", i);
 		snprintf(seen_at, sizeof(seen_at), "AT-MANY-%d", i);
@@ -158,6 +175,27 @@ main(void)
 	is_str(seen_at, "AT-HIT-0001", "same token from the cache");
 	is_str(seen_user, "file-user@example.test", "same user from the cache");
 	ok(info.expires_at > time(NULL) + 3000, "the expiry comes with it");
+	ok(info.grant == OA2_GRANT_REFRESH, "a refresh-token file: info.grant refresh_token (cached)");
+
+	/* 1a. The file's grant comes with the token, read or cached (the
+	 * plugin's message for a refused app-only token depends on it). */
+	p = path_of("app-cc.json");
+	ok(get(p, &info, &err) == OA2_OK && !info.cached &&
+	    info.grant == OA2_GRANT_CLIENT_CREDENTIALS,
+	    "client_credentials file, read: info.grant client_credentials");
+	is_str(seen_at, "AT-APP-CC-01", "client_credentials file: its access token, no request");
+	ok(get(p, &info, &err) == OA2_OK && info.cached &&
+	    info.grant == OA2_GRANT_CLIENT_CREDENTIALS,
+	    "client_credentials file, cached: info.grant client_credentials");
+	p = path_of("app-jb.json");
+	ok(get(p, &info, &err) == OA2_OK && !info.cached &&
+	    info.grant == OA2_GRANT_JWT_BEARER, "jwt_bearer file, read: info.grant jwt_bearer");
+	ok(get(p, &info, &err) == OA2_OK && info.cached &&
+	    info.grant == OA2_GRANT_JWT_BEARER, "jwt_bearer file, cached: info.grant jwt_bearer");
+	p = path_of("hit.json");
+	oa2_token_cache_forget(p);
+	ok(get(p, &info, &err) == OA2_OK && !info.cached && info.grant == OA2_GRANT_REFRESH,
+	    "a refresh-token file read after app-only ones: info.grant refresh_token");
 
 	/* 2. Edited in place, same size: never the old token. */
 	p = path_of("inplace.json");
