@@ -105,15 +105,22 @@ wait_until() {
 }
 
 idp_pid() {
-	local pid port
+	local pid port cmd env
 	[[ -r "$IDP_PIDFILE" ]] || return 1
 	pid=$(<"$IDP_PIDFILE")
 	[[ "$pid" =~ ^[0-9]+$ ]] || return 1
-	tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q 'idp\.mjs' || return 1
+	# Read whole, then matched: "tr ... | grep -q" fails at random under
+	# pipefail when grep exits before tr's last write (SIGPIPE): /proc
+	# hands the environment out a page per read, and a stop that took this
+	# for "not our IdP" left it running (short-tokens.sh's next stack then
+	# found its port taken).
+	cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
+	[[ $cmd == *idp.mjs* ]] || return 1
 	# This stack's IdP, not another stack's that took over a stale PID.
 	# (its port as recorded at start: stop works without the starter's PORT_OFFSET)
 	port=$(cat "$DIR/idp/idp.port" 2>/dev/null) || return 1
-	tr '\0' '\n' 2>/dev/null <"/proc/$pid/environ" | grep -qx "IDP_PORT=$port" || return 1
+	env=$(tr '\0' '\n' 2>/dev/null <"/proc/$pid/environ") || return 1
+	[[ $'\n'$env$'\n' == *$'\n'"IDP_PORT=$port"$'\n'* ]] || return 1
 	echo "$pid"
 }
 # idp_wait SECONDS - 0 once the IdP answers; 1 (IDP_WHY says why) when its
