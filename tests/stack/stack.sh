@@ -138,7 +138,13 @@ idp_wait() {
 		fi
 		if ((SECONDS >= end)); then
 			if idp_pid >/dev/null; then
-				IDP_WHY="process $pid runs but gave no answer in $1 s"
+				local last lis="it never logged 'listening'"
+				# What the probe got (curl's error or the HTTP status), and
+				# whether node got as far as listening: the two ways to hang.
+				last=$(curl -sS --max-time 5 --cacert "$CA_FILE" -o /dev/null -w 'HTTP %{http_code}' \
+					"$IDP_URL/.well-known/openid-configuration" 2>&1 | tr '\n' ' ')
+				grep -q ' listening ' "$IDP_LOG" 2>/dev/null && lis="it logged 'listening'"
+				IDP_WHY="process $pid runs but gave no answer in $1 s ($lis; a last probe: $last)"
 			else
 				IDP_WHY="process $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)) is not recognised as this stack's IdP"
 			fi
